@@ -128,7 +128,13 @@ impl<T: Transport> Client<T> {
     }
 
     /// Posts a prepared body, retrying idempotent calls on network errors and 502/503/504.
-    pub async fn send(&self, path: &str, body: Vec<u8>, idempotent: bool, cookie: Option<String>) -> Result<HttpResponse, RpcError> {
+    pub async fn send(
+        &self,
+        path: &str,
+        body: Vec<u8>,
+        idempotent: bool,
+        cookie: Option<String>,
+    ) -> Result<HttpResponse, RpcError> {
         let req = HttpRequest {
             path: path.to_owned(),
             body,
@@ -144,7 +150,10 @@ impl<T: Transport> Client<T> {
                 Ok(r) => matches!(r.status, 502..=504),
             };
             if idempotent && retryable && attempt < self.retry.max_retries {
-                let delay = self.retry.base_delay.saturating_mul(2u32.saturating_pow(attempt));
+                let delay = self
+                    .retry
+                    .base_delay
+                    .saturating_mul(2u32.saturating_pow(attempt));
                 tracing::debug!(path, attempt, ?delay, "retrying idempotent Odoo call");
                 self.transport.sleep(delay).await;
                 attempt += 1;
@@ -155,7 +164,13 @@ impl<T: Transport> Client<T> {
     }
 
     /// Calls `service.method(*args)` through `/jsonrpc` and returns the raw result.
-    pub async fn call_service(&self, service: &str, method: &str, args: Vec<Value>, idempotent: bool) -> Result<Value, RpcError> {
+    pub async fn call_service(
+        &self,
+        service: &str,
+        method: &str,
+        args: Vec<Value>,
+        idempotent: bool,
+    ) -> Result<Value, RpcError> {
         let body = self.envelope(ServiceParams {
             service: service.to_owned(),
             method: method.to_owned(),
@@ -173,17 +188,37 @@ impl<T: Transport> Client<T> {
     }
 
     /// `common.authenticate(db, login, password, {})`: the uid, or `None` for wrong credentials.
-    pub async fn authenticate(&self, db: &str, login: &str, password: &str) -> Result<Option<i64>, RpcError> {
+    pub async fn authenticate(
+        &self,
+        db: &str,
+        login: &str,
+        password: &str,
+    ) -> Result<Option<i64>, RpcError> {
         let v = self
-            .call_service("common", "authenticate", vec![json!(db), json!(login), json!(password), json!({})], true)
+            .call_service(
+                "common",
+                "authenticate",
+                vec![json!(db), json!(login), json!(password), json!({})],
+                true,
+            )
             .await?;
         uid_or_false(v)
     }
 
     /// `common.login(db, login, password)`: the uid, or `None` for wrong credentials.
-    pub async fn login(&self, db: &str, login: &str, password: &str) -> Result<Option<i64>, RpcError> {
+    pub async fn login(
+        &self,
+        db: &str,
+        login: &str,
+        password: &str,
+    ) -> Result<Option<i64>, RpcError> {
         let v = self
-            .call_service("common", "login", vec![json!(db), json!(login), json!(password)], true)
+            .call_service(
+                "common",
+                "login",
+                vec![json!(db), json!(login), json!(password)],
+                true,
+            )
             .await?;
         uid_or_false(v)
     }
@@ -223,14 +258,27 @@ impl<T: Transport> Client<T> {
         self.call_service(
             "object",
             "execute_kw",
-            vec![json!(db), json!(uid), json!(password), json!(model), json!(method), Value::Array(args), Value::Object(kwargs)],
+            vec![
+                json!(db),
+                json!(uid),
+                json!(password),
+                json!(model),
+                json!(method),
+                Value::Array(args),
+                Value::Object(kwargs),
+            ],
             idempotent,
         )
         .await
     }
 
     /// A handle bound to `db`, `uid`, `password` with ORM helpers (`search_read`, `create`...).
-    pub fn object(&self, db: impl Into<String>, uid: i64, password: impl Into<String>) -> Object<'_, T> {
+    pub fn object(
+        &self,
+        db: impl Into<String>,
+        uid: i64,
+        password: impl Into<String>,
+    ) -> Object<'_, T> {
         Object {
             client: self,
             db: db.into(),
@@ -242,7 +290,13 @@ impl<T: Transport> Client<T> {
 
     /// Installs modules: finds them in `ir.module.module`, then `button_immediate_install`s those
     /// not yet installed. Returns the names it asked Odoo to install (empty if all were installed).
-    pub async fn install_modules(&self, db: &str, uid: i64, password: &str, names: &[&str]) -> Result<Vec<String>, RpcError> {
+    pub async fn install_modules(
+        &self,
+        db: &str,
+        uid: i64,
+        password: &str,
+        names: &[&str],
+    ) -> Result<Vec<String>, RpcError> {
         self.object(db, uid, password).install_modules(names).await
     }
 
@@ -255,12 +309,18 @@ impl<T: Transport> Client<T> {
 
     /// `db.db_exist(name)`: whether Odoo can connect to that database.
     pub async fn db_exist(&self, name: &str) -> Result<bool, RpcError> {
-        wire::from_value(self.call_service("db", "db_exist", vec![json!(name)], true).await?)
+        wire::from_value(
+            self.call_service("db", "db_exist", vec![json!(name)], true)
+                .await?,
+        )
     }
 
     /// `db.server_version`: e.g. `"18.0"`.
     pub async fn server_version(&self) -> Result<String, RpcError> {
-        wire::from_value(self.call_service("db", "server_version", vec![], true).await?)
+        wire::from_value(
+            self.call_service("db", "server_version", vec![], true)
+                .await?,
+        )
     }
 
     /// `db.create_database(master, name, demo, lang, user_password, login, country_code, phone)`.
@@ -288,29 +348,53 @@ impl<T: Transport> Client<T> {
             json!(country_code),
             json!(phone),
         ];
-        wire::from_value(self.call_service("db", "create_database", args, false).await?)
+        wire::from_value(
+            self.call_service("db", "create_database", args, false)
+                .await?,
+        )
     }
 
     /// `db.duplicate_database(master, src, dst[, neutralize])`; the flag is sent only when true
     /// (some 16.0 builds accept only two arguments).
-    pub async fn duplicate_database(&self, master: &str, src: &str, dst: &str, neutralize: bool) -> Result<bool, RpcError> {
+    pub async fn duplicate_database(
+        &self,
+        master: &str,
+        src: &str,
+        dst: &str,
+        neutralize: bool,
+    ) -> Result<bool, RpcError> {
         let mut args = vec![json!(master), json!(src), json!(dst)];
         if neutralize {
             args.push(json!(true));
         }
-        wire::from_value(self.call_service("db", "duplicate_database", args, false).await?)
+        wire::from_value(
+            self.call_service("db", "duplicate_database", args, false)
+                .await?,
+        )
     }
 
     /// `db.drop(master, name)`: `false` when the database does not exist.
     pub async fn drop(&self, master: &str, name: &str) -> Result<bool, RpcError> {
-        wire::from_value(self.call_service("db", "drop", vec![json!(master), json!(name)], false).await?)
+        wire::from_value(
+            self.call_service("db", "drop", vec![json!(master), json!(name)], false)
+                .await?,
+        )
     }
 
     /// `db.change_admin_password(master, new)`: rewrites the server's master password.
-    pub async fn change_admin_password(&self, master: &str, new_password: &str) -> Result<bool, RpcError> {
+    pub async fn change_admin_password(
+        &self,
+        master: &str,
+        new_password: &str,
+    ) -> Result<bool, RpcError> {
         wire::from_value(
-            self.call_service("db", "change_admin_password", vec![json!(master), json!(new_password)], false)
-                .await?,
+            self.call_service(
+                "db",
+                "change_admin_password",
+                vec![json!(master), json!(new_password)],
+                false,
+            )
+            .await?,
         )
     }
 }
@@ -322,7 +406,9 @@ fn uid_or_false(v: Value) -> Result<Option<i64>, RpcError> {
             .as_i64()
             .map(Some)
             .ok_or_else(|| RpcError::Decode(format!("uid is not an integer: {n}"))),
-        other => Err(RpcError::Decode(format!("expected uid or false, got {other}"))),
+        other => Err(RpcError::Decode(format!(
+            "expected uid or false, got {other}"
+        ))),
     }
 }
 
@@ -379,7 +465,13 @@ impl<'a, T: Transport> Object<'a, T> {
     }
 
     /// `execute_kw(model, method, args, kwargs)`; the bound context is added unless kwargs has one.
-    pub async fn execute_kw(&self, model: &str, method: &str, args: Vec<Value>, kwargs: Map<String, Value>) -> Result<Value, RpcError> {
+    pub async fn execute_kw(
+        &self,
+        model: &str,
+        method: &str,
+        args: Vec<Value>,
+        kwargs: Map<String, Value>,
+    ) -> Result<Value, RpcError> {
         self.execute_kw_with(model, method, args, kwargs, is_read_method(method))
             .await
     }
@@ -397,20 +489,43 @@ impl<'a, T: Transport> Object<'a, T> {
             kwargs.entry("context").or_insert_with(|| ctx.clone());
         }
         self.client
-            .execute_kw_with(&self.db, self.uid, &self.password, model, method, args, kwargs, idempotent)
+            .execute_kw_with(
+                &self.db,
+                self.uid,
+                &self.password,
+                model,
+                method,
+                args,
+                kwargs,
+                idempotent,
+            )
             .await
     }
 
     /// `search_read(domain, fields=..., limit/offset/order)`.
-    pub async fn search_read(&self, model: &str, domain: Value, fields: &[&str], opts: &SearchOptions) -> Result<Vec<Record>, RpcError> {
+    pub async fn search_read(
+        &self,
+        model: &str,
+        domain: Value,
+        fields: &[&str],
+        opts: &SearchOptions,
+    ) -> Result<Vec<Record>, RpcError> {
         let mut kw = Map::new();
         kw.insert("fields".into(), json!(fields));
         opts.apply(&mut kw);
-        wire::from_value(self.execute_kw(model, "search_read", vec![domain], kw).await?)
+        wire::from_value(
+            self.execute_kw(model, "search_read", vec![domain], kw)
+                .await?,
+        )
     }
 
     /// `search(domain)`: matching ids.
-    pub async fn search(&self, model: &str, domain: Value, opts: &SearchOptions) -> Result<Vec<i64>, RpcError> {
+    pub async fn search(
+        &self,
+        model: &str,
+        domain: Value,
+        opts: &SearchOptions,
+    ) -> Result<Vec<i64>, RpcError> {
         let mut kw = Map::new();
         opts.apply(&mut kw);
         wire::from_value(self.execute_kw(model, "search", vec![domain], kw).await?)
@@ -418,11 +533,19 @@ impl<'a, T: Transport> Object<'a, T> {
 
     /// `search_count(domain)`.
     pub async fn search_count(&self, model: &str, domain: Value) -> Result<i64, RpcError> {
-        wire::from_value(self.execute_kw(model, "search_count", vec![domain], Map::new()).await?)
+        wire::from_value(
+            self.execute_kw(model, "search_count", vec![domain], Map::new())
+                .await?,
+        )
     }
 
     /// `read(ids, fields)` (empty `fields` = all fields).
-    pub async fn read(&self, model: &str, ids: &[i64], fields: &[&str]) -> Result<Vec<Record>, RpcError> {
+    pub async fn read(
+        &self,
+        model: &str,
+        ids: &[i64],
+        fields: &[&str],
+    ) -> Result<Vec<Record>, RpcError> {
         let mut kw = Map::new();
         if !fields.is_empty() {
             kw.insert("fields".into(), json!(fields));
@@ -432,20 +555,36 @@ impl<'a, T: Transport> Object<'a, T> {
 
     /// `create(vals)` with one dict: the new id.
     pub async fn create(&self, model: &str, vals: Map<String, Value>) -> Result<i64, RpcError> {
-        wire::from_value(self.execute_kw(model, "create", vec![Value::Object(vals)], Map::new()).await?)
+        wire::from_value(
+            self.execute_kw(model, "create", vec![Value::Object(vals)], Map::new())
+                .await?,
+        )
     }
 
     /// `write(ids, vals)`.
-    pub async fn write(&self, model: &str, ids: &[i64], vals: Map<String, Value>) -> Result<bool, RpcError> {
+    pub async fn write(
+        &self,
+        model: &str,
+        ids: &[i64],
+        vals: Map<String, Value>,
+    ) -> Result<bool, RpcError> {
         wire::from_value(
-            self.execute_kw(model, "write", vec![json!(ids), Value::Object(vals)], Map::new())
-                .await?,
+            self.execute_kw(
+                model,
+                "write",
+                vec![json!(ids), Value::Object(vals)],
+                Map::new(),
+            )
+            .await?,
         )
     }
 
     /// `unlink(ids)`.
     pub async fn unlink(&self, model: &str, ids: &[i64]) -> Result<bool, RpcError> {
-        wire::from_value(self.execute_kw(model, "unlink", vec![json!(ids)], Map::new()).await?)
+        wire::from_value(
+            self.execute_kw(model, "unlink", vec![json!(ids)], Map::new())
+                .await?,
+        )
     }
 
     /// See [`Client::install_modules`].
@@ -461,20 +600,23 @@ impl<'a, T: Transport> Object<'a, T> {
         let mut unknown = Vec::new();
         let mut to_install: Vec<(i64, String)> = Vec::new();
         for &name in names {
-            let rec = found.iter().find(|r| r.get("name").and_then(Value::as_str) == Some(name));
+            let rec = found
+                .iter()
+                .find(|r| r.get("name").and_then(Value::as_str) == Some(name));
             let Some(rec) = rec else {
                 unknown.push(name.to_owned());
                 continue;
             };
             let state = rec.get("state").and_then(Value::as_str).unwrap_or("");
-            let id = rec
-                .get("id")
-                .and_then(Value::as_i64)
-                .ok_or_else(|| RpcError::Decode(format!("ir.module.module {name} has no integer id")))?;
+            let id = rec.get("id").and_then(Value::as_i64).ok_or_else(|| {
+                RpcError::Decode(format!("ir.module.module {name} has no integer id"))
+            })?;
             match state {
                 "installed" | "to upgrade" => {}
                 "uninstallable" => {
-                    return Err(RpcError::InvalidRequest(format!("module {name} is uninstallable on this server")))
+                    return Err(RpcError::InvalidRequest(format!(
+                        "module {name} is uninstallable on this server"
+                    )))
                 }
                 _ => {
                     if !to_install.iter().any(|(i, _)| *i == id) {
@@ -490,8 +632,13 @@ impl<'a, T: Transport> Object<'a, T> {
             return Ok(Vec::new());
         }
         let ids: Vec<i64> = to_install.iter().map(|(i, _)| *i).collect();
-        self.execute_kw("ir.module.module", "button_immediate_install", vec![json!(ids)], Map::new())
-            .await?;
+        self.execute_kw(
+            "ir.module.module",
+            "button_immediate_install",
+            vec![json!(ids)],
+            Map::new(),
+        )
+        .await?;
         Ok(to_install.into_iter().map(|(_, n)| n).collect())
     }
 }

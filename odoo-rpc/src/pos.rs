@@ -94,8 +94,15 @@ impl PosOrderLine {
         m.insert("qty".into(), json!(self.qty));
         m.insert("price_unit".into(), json!(self.price_unit));
         m.insert("price_subtotal".into(), json!(self.price_subtotal));
-        m.insert("price_subtotal_incl".into(), json!(self.price_subtotal_incl));
-        let set_cmd = if version.is_18_plus() { json!(0) } else { json!(false) };
+        m.insert(
+            "price_subtotal_incl".into(),
+            json!(self.price_subtotal_incl),
+        );
+        let set_cmd = if version.is_18_plus() {
+            json!(0)
+        } else {
+            json!(false)
+        };
         m.insert("tax_ids".into(), json!([[6, set_cmd, self.tax_ids]]));
         match (self.discount, version.is_18_plus()) {
             (Some(d), _) => {
@@ -284,7 +291,9 @@ impl PosOrder {
 
     /// The reference sent to 16/17 (`name`, else `"Order <uuid>"`).
     pub fn reference(&self) -> String {
-        self.name.clone().unwrap_or_else(|| format!("Order {}", self.uuid))
+        self.name
+            .clone()
+            .unwrap_or_else(|| format!("Order {}", self.uuid))
     }
 
     /// The exact value pushed for this Odoo version: a flat `pos.order` dict (18+) or a
@@ -297,7 +306,11 @@ impl PosOrder {
             m.insert("uuid".into(), json!(self.uuid));
             m.insert("session_id".into(), json!(self.session_id));
             m.insert("lines".into(), Value::Array(lines));
-            let payments: Vec<Value> = self.payments.iter().map(|p| p.to_wire(version, None)).collect();
+            let payments: Vec<Value> = self
+                .payments
+                .iter()
+                .map(|p| p.to_wire(version, None))
+                .collect();
             m.insert("payment_ids".into(), Value::Array(payments));
             m.insert("amount_total".into(), json!(self.amount_total));
             m.insert("amount_paid".into(), json!(self.amount_paid));
@@ -336,11 +349,17 @@ impl PosOrder {
             }
             return Ok(Value::Object(m));
         }
-        let date = self
-            .date_order
-            .as_deref()
-            .ok_or_else(|| RpcError::InvalidRequest(format!("order {}: date_order is required for Odoo 16/17", self.uuid)))?;
-        let payments: Vec<Value> = self.payments.iter().map(|p| p.to_wire(version, Some(date))).collect();
+        let date = self.date_order.as_deref().ok_or_else(|| {
+            RpcError::InvalidRequest(format!(
+                "order {}: date_order is required for Odoo 16/17",
+                self.uuid
+            ))
+        })?;
+        let payments: Vec<Value> = self
+            .payments
+            .iter()
+            .map(|p| p.to_wire(version, Some(date)))
+            .collect();
         let mut d = Map::new();
         d.insert("name".into(), json!(self.reference()));
         d.insert("uid".into(), json!(self.uuid));
@@ -349,7 +368,10 @@ impl PosOrder {
         d.insert("partner_id".into(), opt(self.partner_id));
         d.insert("pricelist_id".into(), opt(self.pricelist_id));
         d.insert("fiscal_position_id".into(), opt(self.fiscal_position_id));
-        d.insert("sequence_number".into(), json!(self.sequence_number.unwrap_or(0)));
+        d.insert(
+            "sequence_number".into(),
+            json!(self.sequence_number.unwrap_or(0)),
+        );
         d.insert("lines".into(), Value::Array(lines));
         d.insert("statement_ids".into(), Value::Array(payments));
         d.insert("amount_total".into(), json!(self.amount_total));
@@ -427,7 +449,9 @@ impl PushResult {
         let orders = result
             .get("pos.order")
             .and_then(Value::as_array)
-            .ok_or_else(|| RpcError::Decode("sync_from_ui answer has no \"pos.order\" list".into()))?;
+            .ok_or_else(|| {
+                RpcError::Decode("sync_from_ui answer has no \"pos.order\" list".into())
+            })?;
         let mut out = Vec::new();
         for o in orders {
             let Some(uuid) = o.get("uuid").and_then(Value::as_str) else {
@@ -461,12 +485,12 @@ impl PushResult {
             .ok_or_else(|| RpcError::Decode("create_from_ui answer is not a list".into()))?;
         let mut out = Vec::new();
         for o in list {
-            let id = o
-                .get("id")
-                .and_then(Value::as_i64)
-                .ok_or_else(|| RpcError::Decode("create_from_ui entry without integer id".into()))?;
+            let id = o.get("id").and_then(Value::as_i64).ok_or_else(|| {
+                RpcError::Decode("create_from_ui entry without integer id".into())
+            })?;
             let reference = o.get("pos_reference").and_then(Value::as_str);
-            let Some(order) = reference.and_then(|r| sent.iter().find(|s| s.reference() == r)) else {
+            let Some(order) = reference.and_then(|r| sent.iter().find(|s| s.reference() == r))
+            else {
                 continue;
             };
             out.push(SyncedOrder {
@@ -525,11 +549,23 @@ impl<'a, C: KwCaller> Pos<'a, C> {
     pub async fn load_data(&self, session_id: i64, models: &[&str]) -> Result<Value, RpcError> {
         if self.version.is_18_plus() {
             self.caller
-                .call_kw_value("pos.session", "load_data", vec![json!(session_id), json!(models)], Map::new(), true)
+                .call_kw_value(
+                    "pos.session",
+                    "load_data",
+                    vec![json!(session_id), json!(models)],
+                    Map::new(),
+                    true,
+                )
                 .await
         } else {
             self.caller
-                .call_kw_value("pos.session", "load_pos_data", vec![json!([session_id])], Map::new(), true)
+                .call_kw_value(
+                    "pos.session",
+                    "load_pos_data",
+                    vec![json!([session_id])],
+                    Map::new(),
+                    true,
+                )
                 .await
         }
     }
@@ -548,7 +584,13 @@ impl<'a, C: KwCaller> Pos<'a, C> {
                 .collect::<Result<Vec<_>, _>>()?;
             let result = self
                 .caller
-                .call_kw_value("pos.order", "sync_from_ui", vec![Value::Array(wire_orders)], Map::new(), true)
+                .call_kw_value(
+                    "pos.order",
+                    "sync_from_ui",
+                    vec![Value::Array(wire_orders)],
+                    Map::new(),
+                    true,
+                )
                 .await?;
             return PushResult::from_sync_from_ui(result);
         }
@@ -586,12 +628,26 @@ impl<'a, C: KwCaller> Pos<'a, C> {
     /// Opens (or reuses) the config's session: `pos.config.open_ui([config])`, reads
     /// `current_session_id`, and if it is in `opening_control` calls
     /// `set_opening_control([session], cash, notes)` (16: `set_cashbox_pos`). Returns the session id.
-    pub async fn open_session(&self, config_id: i64, opening_cash: f64, notes: &str) -> Result<i64, RpcError> {
+    pub async fn open_session(
+        &self,
+        config_id: i64,
+        opening_cash: f64,
+        notes: &str,
+    ) -> Result<i64, RpcError> {
         self.caller
-            .call_kw_value("pos.config", "open_ui", vec![json!([config_id])], Map::new(), false)
+            .call_kw_value(
+                "pos.config",
+                "open_ui",
+                vec![json!([config_id])],
+                Map::new(),
+                false,
+            )
             .await?;
         let mut kw = Map::new();
-        kw.insert("fields".into(), json!(["current_session_id", "current_session_state"]));
+        kw.insert(
+            "fields".into(),
+            json!(["current_session_id", "current_session_state"]),
+        );
         let read = self
             .caller
             .call_kw_value("pos.config", "read", vec![json!([config_id])], kw, true)
@@ -603,8 +659,15 @@ impl<'a, C: KwCaller> Pos<'a, C> {
         let session_id = rec
             .get("current_session_id")
             .and_then(many2one_id)
-            .ok_or_else(|| RpcError::Unexpected(format!("pos.config {config_id} has no current session after open_ui")))?;
-        let state = rec.get("current_session_state").and_then(Value::as_str).unwrap_or("");
+            .ok_or_else(|| {
+                RpcError::Unexpected(format!(
+                    "pos.config {config_id} has no current session after open_ui"
+                ))
+            })?;
+        let state = rec
+            .get("current_session_state")
+            .and_then(Value::as_str)
+            .unwrap_or("");
         if state == "opening_control" {
             let method = if self.version == OdooVersion::V16 {
                 "set_cashbox_pos"
@@ -639,7 +702,13 @@ impl<'a, C: KwCaller> Pos<'a, C> {
             kw.insert("counted_cash".into(), json!(cash));
             let r = self
                 .caller
-                .call_kw_value("pos.session", "post_closing_cash_details", vec![json!([session_id])], kw, false)
+                .call_kw_value(
+                    "pos.session",
+                    "post_closing_cash_details",
+                    vec![json!([session_id])],
+                    kw,
+                    false,
+                )
                 .await?;
             let r: ClosingResult = wire::from_value(r)?;
             if !r.successful {

@@ -132,10 +132,12 @@ impl SessionInfo {
     /// Parses a `session_info` value; unknown keys stay in [`SessionInfo::raw`].
     pub fn from_value(raw: Value) -> Result<Self, RpcError> {
         if !raw.is_object() {
-            return Err(RpcError::Decode(format!("session info is not an object: {raw}")));
+            return Err(RpcError::Decode(format!(
+                "session info is not an object: {raw}"
+            )));
         }
-        let t: SessionInfoTyped =
-            serde_json::from_value(raw.clone()).map_err(|e| RpcError::Decode(format!("unexpected session info: {e}")))?;
+        let t: SessionInfoTyped = serde_json::from_value(raw.clone())
+            .map_err(|e| RpcError::Decode(format!("unexpected session info: {e}")))?;
         Ok(SessionInfo {
             uid: t.uid,
             db: t.db,
@@ -153,7 +155,11 @@ impl SessionInfo {
 
     /// The Odoo series from `server_version_info`/`server_version`, if known.
     pub fn odoo_version(&self) -> Option<OdooVersion> {
-        let info = self.raw.get("server_version_info").and_then(Value::as_array).cloned();
+        let info = self
+            .raw
+            .get("server_version_info")
+            .and_then(Value::as_array)
+            .cloned();
         let vi = crate::version::VersionInfo {
             server_version: self.server_version.clone().unwrap_or_default(),
             server_version_info: info.unwrap_or_default(),
@@ -196,7 +202,10 @@ impl<T: Transport> WebSession<T> {
 
     /// The current `session_id` cookie value (`None` on wasm, where the browser keeps it).
     pub fn session_id(&self) -> Option<String> {
-        self.session_id.lock().unwrap_or_else(|e| e.into_inner()).clone()
+        self.session_id
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .clone()
     }
 
     fn cookie(&self) -> Option<String> {
@@ -213,7 +222,12 @@ impl<T: Transport> WebSession<T> {
     ///
     /// Errors: `AccessDenied` for wrong credentials, `AccessError "Database not found."` when the
     /// db does not pass dbfilter for the Host (set [`Client::with_host`]).
-    pub async fn session_authenticate(&self, db: &str, login: &str, password: &str) -> Result<SessionInfo, RpcError> {
+    pub async fn session_authenticate(
+        &self,
+        db: &str,
+        login: &str,
+        password: &str,
+    ) -> Result<SessionInfo, RpcError> {
         let body = self.client.envelope(AuthenticateParams {
             db: db.to_owned(),
             login: login.to_owned(),
@@ -229,8 +243,15 @@ impl<T: Transport> WebSession<T> {
     }
 
     /// `/web/dataset/call_kw/<model>/<method>`; read methods are retried on network errors.
-    pub async fn call_kw(&self, model: &str, method: &str, args: Vec<Value>, kwargs: Map<String, Value>) -> Result<Value, RpcError> {
-        self.call_kw_with(model, method, args, kwargs, is_read_method(method)).await
+    pub async fn call_kw(
+        &self,
+        model: &str,
+        method: &str,
+        args: Vec<Value>,
+        kwargs: Map<String, Value>,
+    ) -> Result<Value, RpcError> {
+        self.call_kw_with(model, method, args, kwargs, is_read_method(method))
+            .await
     }
 
     /// Like [`WebSession::call_kw`] with an explicit idempotency flag.
@@ -250,7 +271,12 @@ impl<T: Transport> WebSession<T> {
         })?;
         let resp = self
             .client
-            .send(&wire::call_kw_path(model, method), body, idempotent, self.cookie())
+            .send(
+                &wire::call_kw_path(model, method),
+                body,
+                idempotent,
+                self.cookie(),
+            )
             .await?;
         self.remember(&resp);
         wire::decode_response(resp.status, &resp.body)

@@ -67,7 +67,9 @@ pub struct HttpResponse {
 impl HttpResponse {
     /// The value of the `session_id` cookie set by this response, if any.
     pub fn session_id(&self) -> Option<String> {
-        self.set_cookies.iter().find_map(|c| parse_set_cookie(c, "session_id"))
+        self.set_cookies
+            .iter()
+            .find_map(|c| parse_set_cookie(c, "session_id"))
     }
 }
 
@@ -88,7 +90,10 @@ pub fn parse_set_cookie(header: &str, name: &str) -> Option<String> {
 /// from `tokio::spawn` and axum handlers); on wasm32 they need not be.
 pub trait Transport: MaybeSend + MaybeSync {
     /// Sends one request and returns status, body and `Set-Cookie` values; only network failures are errors.
-    fn post(&self, req: HttpRequest) -> impl Future<Output = Result<HttpResponse, TransportError>> + MaybeSend;
+    fn post(
+        &self,
+        req: HttpRequest,
+    ) -> impl Future<Output = Result<HttpResponse, TransportError>> + MaybeSend;
 
     /// Waits before a retry; the default does not wait.
     fn sleep(&self, _delay: Duration) -> impl Future<Output = ()> + MaybeSend {
@@ -97,7 +102,10 @@ pub trait Transport: MaybeSend + MaybeSync {
 }
 
 impl<T: Transport + ?Sized> Transport for std::sync::Arc<T> {
-    fn post(&self, req: HttpRequest) -> impl Future<Output = Result<HttpResponse, TransportError>> + MaybeSend {
+    fn post(
+        &self,
+        req: HttpRequest,
+    ) -> impl Future<Output = Result<HttpResponse, TransportError>> + MaybeSend {
         (**self).post(req)
     }
 

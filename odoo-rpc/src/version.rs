@@ -84,7 +84,10 @@ impl OdooVersion {
 /// The leading major number of a version string, skipping a `saas~` prefix.
 fn parse_major(s: &str) -> Option<u32> {
     let s = s.trim();
-    let s = s.strip_prefix("saas~").or_else(|| s.strip_prefix("saas-")).unwrap_or(s);
+    let s = s
+        .strip_prefix("saas~")
+        .or_else(|| s.strip_prefix("saas-"))
+        .unwrap_or(s);
     let digits: String = s.chars().take_while(|c| c.is_ascii_digit()).collect();
     if digits.is_empty() || digits.len() > 4 {
         return None;

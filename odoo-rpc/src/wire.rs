@@ -181,13 +181,17 @@ pub fn decode_response(status: u16, body: &[u8]) -> Result<Value, RpcError> {
 }
 
 /// Decodes an HTTP answer and converts its `result` into `R`.
-pub fn decode_typed<R: serde::de::DeserializeOwned>(status: u16, body: &[u8]) -> Result<R, RpcError> {
+pub fn decode_typed<R: serde::de::DeserializeOwned>(
+    status: u16,
+    body: &[u8],
+) -> Result<R, RpcError> {
     from_value(decode_response(status, body)?)
 }
 
 /// Converts a result value into `R`, mapping mismatches to [`RpcError::Decode`].
 pub fn from_value<R: serde::de::DeserializeOwned>(value: Value) -> Result<R, RpcError> {
-    serde_json::from_value(value).map_err(|e| RpcError::Decode(format!("unexpected result shape: {e}")))
+    serde_json::from_value(value)
+        .map_err(|e| RpcError::Decode(format!("unexpected result shape: {e}")))
 }
 
 /// Splits a byte buffer holding one or more concatenated JSON documents
@@ -213,7 +217,9 @@ pub mod odoo_false {
         let v = Value::deserialize(d)?;
         match v {
             Value::Null | Value::Bool(false) => Ok(None),
-            other => serde_json::from_value(other).map(Some).map_err(serde::de::Error::custom),
+            other => serde_json::from_value(other)
+                .map(Some)
+                .map_err(serde::de::Error::custom),
         }
     }
 

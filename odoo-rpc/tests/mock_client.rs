@@ -6,8 +6,8 @@ use std::time::Duration;
 
 use common::{net_err, ok, result, status, MockTransport};
 use odoo_rpc::{
-    Client, HttpResponse, KwCaller, OdooError, OdooVersion, PosOrder, PosOrderLine, PosOrderState, PosPayment,
-    RetryPolicy, RpcError, SearchOptions, WebSession,
+    Client, HttpResponse, KwCaller, OdooError, OdooVersion, PosOrder, PosOrderLine, PosOrderState,
+    PosPayment, RetryPolicy, RpcError, SearchOptions, WebSession,
 };
 use serde_json::{json, Map, Value};
 
@@ -28,7 +28,10 @@ async fn idempotent_call_is_retried_with_backoff() {
     assert_eq!(v.odoo_version(), Some(OdooVersion::V17));
     assert_eq!(mock.requests().len(), 3);
     assert!(mock.requests().iter().all(|r| r.idempotent));
-    assert_eq!(mock.sleeps(), vec![Duration::from_millis(100), Duration::from_millis(200)]);
+    assert_eq!(
+        mock.sleeps(),
+        vec![Duration::from_millis(100), Duration::from_millis(200)]
+    );
     // Each attempt is a complete, identical request.
     let b = mock.bodies();
     assert_eq!(b[0], b[2]);
@@ -46,7 +49,10 @@ async fn retries_are_bounded() {
 
 #[tokio::test]
 async fn non_idempotent_calls_are_not_retried() {
-    let mock = MockTransport::new(vec![net_err(), ok(r#"{"jsonrpc":"2.0","id":1,"result":true}"#)]);
+    let mock = MockTransport::new(vec![
+        net_err(),
+        ok(r#"{"jsonrpc":"2.0","id":1,"result":true}"#),
+    ]);
     let client = Client::new(mock.clone()).with_retry(policy());
     let e = client
         .create_database("m", "db1", false, "en_US", "pw", "admin", None, None)
@@ -69,7 +75,10 @@ async fn non_idempotent_calls_are_not_retried() {
     for _ in 0..1 {
         let mock = MockTransport::new(vec![net_err(), net_err(), net_err(), net_err(), net_err()]);
         let client = Client::new(mock.clone()).with_retry(policy());
-        assert!(client.duplicate_database("m", "a", "b", false).await.is_err());
+        assert!(client
+            .duplicate_database("m", "a", "b", false)
+            .await
+            .is_err());
         assert!(client.drop("m", "a").await.is_err());
         assert!(client.change_admin_password("m", "n").await.is_err());
         let obj = client.object("db", 2, "pw");
@@ -93,7 +102,13 @@ async fn reads_and_db_lookups_are_retried() {
     ]);
     let client = Client::new(mock.clone()).with_retry(policy());
     let obj = client.object("db", 2, "pw");
-    assert_eq!(obj.search_read("res.partner", json!([]), &["id"], &SearchOptions::default()).await.unwrap().len(), 1);
+    assert_eq!(
+        obj.search_read("res.partner", json!([]), &["id"], &SearchOptions::default())
+            .await
+            .unwrap()
+            .len(),
+        1
+    );
     assert_eq!(client.db_list().await.unwrap(), vec!["a"]);
     assert!(client.db_exist("a").await.unwrap());
     assert_eq!(client.authenticate("db", "u", "p").await.unwrap(), Some(2));
@@ -112,11 +127,26 @@ async fn odoo_errors_are_not_retried() {
 
 #[tokio::test]
 async fn missing_result_is_null() {
-    let mock = MockTransport::new(vec![ok(r#"{"jsonrpc": "2.0", "id": 1}"#), ok(r#"{"jsonrpc":"2.0","id":2,"result":null}"#)]);
+    let mock = MockTransport::new(vec![
+        ok(r#"{"jsonrpc": "2.0", "id": 1}"#),
+        ok(r#"{"jsonrpc":"2.0","id":2,"result":null}"#),
+    ]);
     let client = Client::new(mock.clone());
-    let v = client.object("db", 2, "pw").execute_kw("pos.session", "set_opening_control", vec![json!([1]), json!(0), json!("")], Map::new()).await.unwrap();
+    let v = client
+        .object("db", 2, "pw")
+        .execute_kw(
+            "pos.session",
+            "set_opening_control",
+            vec![json!([1]), json!(0), json!("")],
+            Map::new(),
+        )
+        .await
+        .unwrap();
     assert_eq!(v, Value::Null);
-    let v = client.call_service("common", "set_loglevel", vec![], false).await.unwrap();
+    let v = client
+        .call_service("common", "set_loglevel", vec![], false)
+        .await
+        .unwrap();
     assert_eq!(v, Value::Null);
 }
 
@@ -126,9 +156,13 @@ async fn host_override_is_passed_through() {
     let client = Client::new(mock.clone()).with_host("acme.example.com:8069");
     client.version().await.unwrap();
     let ws = WebSession::new(client);
-    ws.call_kw("res.partner", "search_read", vec![json!([])], Map::new()).await.unwrap();
+    ws.call_kw("res.partner", "search_read", vec![json!([])], Map::new())
+        .await
+        .unwrap();
     let reqs = mock.requests();
-    assert!(reqs.iter().all(|r| r.host.as_deref() == Some("acme.example.com:8069")));
+    assert!(reqs
+        .iter()
+        .all(|r| r.host.as_deref() == Some("acme.example.com:8069")));
     // No Host without override.
     let mock = MockTransport::new(vec![ok(VERSION)]);
     Client::new(mock.clone()).version().await.unwrap();
@@ -139,7 +173,10 @@ async fn host_override_is_passed_through() {
 async fn http_errors_and_garbage_bodies() {
     let mock = MockTransport::new(vec![
         status(400, "Invalid JSON data"),
-        status(404, "<!DOCTYPE html><html><title>404 Not Found</title></html>"),
+        status(
+            404,
+            "<!DOCTYPE html><html><title>404 Not Found</title></html>",
+        ),
         ok("<html>proxy error</html>"),
         ok(r#"{"jsonrpc":"2.0","id":1,"result":"not a list"}"#),
     ]);
@@ -151,9 +188,18 @@ async fn http_errors_and_garbage_bodies() {
         }
         e => panic!("{e:?}"),
     }
-    assert!(matches!(client.version().await.unwrap_err(), RpcError::Http { status: 404, .. }));
-    assert!(matches!(client.version().await.unwrap_err(), RpcError::Decode(_)));
-    assert!(matches!(client.db_list().await.unwrap_err(), RpcError::Decode(_)));
+    assert!(matches!(
+        client.version().await.unwrap_err(),
+        RpcError::Http { status: 404, .. }
+    ));
+    assert!(matches!(
+        client.version().await.unwrap_err(),
+        RpcError::Decode(_)
+    ));
+    assert!(matches!(
+        client.db_list().await.unwrap_err(),
+        RpcError::Decode(_)
+    ));
 }
 
 #[tokio::test]
@@ -172,26 +218,52 @@ async fn request_ids_increase() {
 async fn duplicate_database_sends_neutralize_only_when_true() {
     let mock = MockTransport::new(vec![result(json!(true)), result(json!(true))]);
     let client = Client::new(mock.clone());
-    assert!(client.duplicate_database("m", "src", "dst", false).await.unwrap());
-    assert!(client.duplicate_database("m", "src", "dst", true).await.unwrap());
+    assert!(client
+        .duplicate_database("m", "src", "dst", false)
+        .await
+        .unwrap());
+    assert!(client
+        .duplicate_database("m", "src", "dst", true)
+        .await
+        .unwrap());
     let b = mock.bodies();
-    assert_eq!(b[0]["params"], json!({"service": "db", "method": "duplicate_database", "args": ["m", "src", "dst"]}));
+    assert_eq!(
+        b[0]["params"],
+        json!({"service": "db", "method": "duplicate_database", "args": ["m", "src", "dst"]})
+    );
     assert_eq!(b[1]["params"]["args"], json!(["m", "src", "dst", true]));
 }
 
 #[tokio::test]
 async fn db_calls_shape() {
-    let mock = MockTransport::new(vec![result(json!(true)), result(json!(false)), result(json!(true)), result(json!("18.0"))]);
+    let mock = MockTransport::new(vec![
+        result(json!(true)),
+        result(json!(false)),
+        result(json!(true)),
+        result(json!("18.0")),
+    ]);
     let client = Client::new(mock.clone());
-    client.create_database("m", "n", true, "fr_FR", "pw", "a@b.c", Some("BE"), None).await.unwrap();
+    client
+        .create_database("m", "n", true, "fr_FR", "pw", "a@b.c", Some("BE"), None)
+        .await
+        .unwrap();
     assert!(!client.drop("m", "n").await.unwrap());
     client.change_admin_password("m", "new").await.unwrap();
     assert_eq!(client.server_version().await.unwrap(), "18.0");
     let b = mock.bodies();
-    assert_eq!(b[0]["params"]["args"], json!(["m", "n", true, "fr_FR", "pw", "a@b.c", "BE", null]));
-    assert_eq!(b[1]["params"], json!({"service": "db", "method": "drop", "args": ["m", "n"]}));
+    assert_eq!(
+        b[0]["params"]["args"],
+        json!(["m", "n", true, "fr_FR", "pw", "a@b.c", "BE", null])
+    );
+    assert_eq!(
+        b[1]["params"],
+        json!({"service": "db", "method": "drop", "args": ["m", "n"]})
+    );
     assert_eq!(b[2]["params"]["args"], json!(["m", "new"]));
-    assert_eq!(b[3]["params"], json!({"service": "db", "method": "server_version", "args": []}));
+    assert_eq!(
+        b[3]["params"],
+        json!({"service": "db", "method": "server_version", "args": []})
+    );
 }
 
 #[tokio::test]
@@ -205,11 +277,28 @@ async fn object_helpers_shape_and_context() {
         result(json!(true)),
     ]);
     let client = Client::new(mock.clone());
-    let obj = client.object("db", 2, "pw").with_context(json!({"allowed_company_ids": [1, 2]}));
-    let opts = SearchOptions { limit: Some(2), offset: Some(1), order: Some("name desc".into()) };
-    assert_eq!(obj.search("res.partner", json!([["is_company", "=", true]]), &opts).await.unwrap(), vec![3, 4]);
+    let obj = client
+        .object("db", 2, "pw")
+        .with_context(json!({"allowed_company_ids": [1, 2]}));
+    let opts = SearchOptions {
+        limit: Some(2),
+        offset: Some(1),
+        order: Some("name desc".into()),
+    };
+    assert_eq!(
+        obj.search("res.partner", json!([["is_company", "=", true]]), &opts)
+            .await
+            .unwrap(),
+        vec![3, 4]
+    );
     assert_eq!(obj.search_count("res.partner", json!([])).await.unwrap(), 2);
-    assert_eq!(obj.read("res.partner", &[3], &["name"]).await.unwrap().len(), 1);
+    assert_eq!(
+        obj.read("res.partner", &[3], &["name"])
+            .await
+            .unwrap()
+            .len(),
+        1
+    );
     let mut vals = Map::new();
     vals.insert("name".into(), json!("X"));
     assert_eq!(obj.create("res.company", vals.clone()).await.unwrap(), 9);
@@ -241,24 +330,40 @@ async fn install_modules_installs_only_missing() {
         result(json!({"type": "ir.actions.act_url", "target": "self", "url": "/odoo"})),
     ]);
     let client = Client::new(mock.clone());
-    let done = client.install_modules("db", 2, "pw", &["point_of_sale", "base"]).await.unwrap();
+    let done = client
+        .install_modules("db", 2, "pw", &["point_of_sale", "base"])
+        .await
+        .unwrap();
     assert_eq!(done, vec!["point_of_sale"]);
     let b = mock.bodies();
     assert_eq!(b[0]["params"]["args"][3], "ir.module.module");
-    assert_eq!(b[0]["params"]["args"][5], json!([[["name", "in", ["point_of_sale", "base"]]]]));
+    assert_eq!(
+        b[0]["params"]["args"][5],
+        json!([[["name", "in", ["point_of_sale", "base"]]]])
+    );
     assert_eq!(b[1]["params"]["args"][4], "button_immediate_install");
     assert_eq!(b[1]["params"]["args"][5], json!([[10]]));
     assert!(!mock.requests()[1].idempotent);
 
     // All installed: no install call.
-    let mock = MockTransport::new(vec![result(json!([{"id": 1, "name": "base", "state": "installed"}]))]);
-    let done = Client::new(mock.clone()).install_modules("db", 2, "pw", &["base"]).await.unwrap();
+    let mock = MockTransport::new(vec![result(
+        json!([{"id": 1, "name": "base", "state": "installed"}]),
+    )]);
+    let done = Client::new(mock.clone())
+        .install_modules("db", 2, "pw", &["base"])
+        .await
+        .unwrap();
     assert!(done.is_empty());
     assert_eq!(mock.requests().len(), 1);
 
     // Unknown name: clear error, nothing installed.
-    let mock = MockTransport::new(vec![result(json!([{"id": 1, "name": "base", "state": "uninstalled"}]))]);
-    let e = Client::new(mock.clone()).install_modules("db", 2, "pw", &["base", "nope"]).await.unwrap_err();
+    let mock = MockTransport::new(vec![result(
+        json!([{"id": 1, "name": "base", "state": "uninstalled"}]),
+    )]);
+    let e = Client::new(mock.clone())
+        .install_modules("db", 2, "pw", &["base", "nope"])
+        .await
+        .unwrap_err();
     assert_eq!(e, RpcError::UnknownModules(vec!["nope".into()]));
     assert_eq!(mock.requests().len(), 1);
 }
@@ -276,8 +381,17 @@ async fn web_session_keeps_and_sends_the_cookie() {
     assert_eq!(info.uid, Some(2));
     assert_eq!(info.user_companies, None);
     assert_eq!(ws.session_id().as_deref(), Some("abc123"));
-    ws.call_kw("res.partner", "search_read", vec![json!([])], Map::new()).await.unwrap();
-    ws.call_kw("res.partner", "write", vec![json!([1]), json!({})], Map::new()).await.unwrap();
+    ws.call_kw("res.partner", "search_read", vec![json!([])], Map::new())
+        .await
+        .unwrap();
+    ws.call_kw(
+        "res.partner",
+        "write",
+        vec![json!([1]), json!({})],
+        Map::new(),
+    )
+    .await
+    .unwrap();
     let reqs = mock.requests();
     assert_eq!(reqs[0].path, "/web/session/authenticate");
     assert_eq!(reqs[0].cookie, None);
@@ -288,13 +402,21 @@ async fn web_session_keeps_and_sends_the_cookie() {
 
     // 2FA pending: uid null.
     let mock = MockTransport::new(vec![result(json!({"uid": null}))]);
-    let info = WebSession::new(Client::new(mock)).session_authenticate("d", "a", "pw").await.unwrap();
+    let info = WebSession::new(Client::new(mock))
+        .session_authenticate("d", "a", "pw")
+        .await
+        .unwrap();
     assert_eq!(info.uid, None);
 }
 
 fn order(uuid: &str) -> PosOrder {
     PosOrder::new(uuid, 5)
-        .line(PosOrderLine::new(2, 2.0, 10.0).subtotals(20.0, 23.0).taxes(vec![4]).discount(0.0))
+        .line(
+            PosOrderLine::new(2, 2.0, 10.0)
+                .subtotals(20.0, 23.0)
+                .taxes(vec![4])
+                .discount(0.0),
+        )
         .payment(PosPayment::new(1, 25.0))
         .computed_amounts()
         .date_order("2026-11-25 11:59:41")
@@ -308,7 +430,11 @@ async fn pos_18_push_is_retried_and_acknowledges_only_named_uuids() {
     let ws = WebSession::new(Client::new(mock.clone()).with_retry(policy()));
     let sent = vec![order("u1"), order("u2")];
     let res = ws.pos(OdooVersion::V18).push_orders(&sent).await.unwrap();
-    assert_eq!(mock.requests().len(), 2, "sync_from_ui is idempotent by uuid: retried");
+    assert_eq!(
+        mock.requests().len(),
+        2,
+        "sync_from_ui is idempotent by uuid: retried"
+    );
     assert!(res.is_synced("u1"));
     assert!(!res.is_synced("u2"));
     assert_eq!(res.missing(&sent), vec!["u2"]);
@@ -320,9 +446,15 @@ async fn pos_18_push_is_retried_and_acknowledges_only_named_uuids() {
     assert_eq!(o["amount_paid"], 25.0);
     assert_eq!(o["amount_return"], 2.0);
     assert_eq!(o["state"], "paid");
-    assert_eq!(o["lines"][0], json!([0, 0, {"product_id": 2, "qty": 2.0, "price_unit": 10.0, "price_subtotal": 20.0,
-        "price_subtotal_incl": 23.0, "tax_ids": [[6, 0, [4]]], "discount": 0.0}]));
-    assert_eq!(o["payment_ids"], json!([[0, 0, {"payment_method_id": 1, "amount": 25.0}]]));
+    assert_eq!(
+        o["lines"][0],
+        json!([0, 0, {"product_id": 2, "qty": 2.0, "price_unit": 10.0, "price_subtotal": 20.0,
+        "price_subtotal_incl": 23.0, "tax_ids": [[6, 0, [4]]], "discount": 0.0}])
+    );
+    assert_eq!(
+        o["payment_ids"],
+        json!([[0, 0, {"payment_method_id": 1, "amount": 25.0}]])
+    );
     assert_eq!(o["date_order"], "2026-11-25 11:59:41");
 }
 
@@ -330,7 +462,11 @@ async fn pos_18_push_is_retried_and_acknowledges_only_named_uuids() {
 async fn pos_17_push_wraps_orders_and_is_not_retried() {
     let mock = MockTransport::new(vec![net_err()]);
     let ws = WebSession::new(Client::new(mock.clone()).with_retry(policy()));
-    assert!(ws.pos(OdooVersion::V17).push_orders(&[order("u1")]).await.is_err());
+    assert!(ws
+        .pos(OdooVersion::V17)
+        .push_orders(&[order("u1")])
+        .await
+        .is_err());
     assert_eq!(mock.requests().len(), 1);
 
     let answer = json!([{"id": 42, "pos_reference": "Order u1", "account_move": false}]);
@@ -357,7 +493,10 @@ async fn pos_17_push_wraps_orders_and_is_not_retried() {
     assert_eq!(d["server_id"], false);
     assert_eq!(d["partner_id"], false);
     assert_eq!(d["lines"][0][2]["tax_ids"], json!([[6, false, [4]]]));
-    assert_eq!(d["statement_ids"], json!([[0, 0, {"payment_method_id": 1, "amount": 25.0, "name": "2026-11-25 11:59:41"}]]));
+    assert_eq!(
+        d["statement_ids"],
+        json!([[0, 0, {"payment_method_id": 1, "amount": 25.0, "name": "2026-11-25 11:59:41"}]])
+    );
 }
 
 #[test]
@@ -368,9 +507,16 @@ fn pos_16_shape_and_required_date() {
     assert!(w["data"].get("server_id").is_none());
     let mut o = order("u1");
     o.date_order = None;
-    assert!(matches!(o.to_wire(OdooVersion::V16), Err(RpcError::InvalidRequest(_))));
+    assert!(matches!(
+        o.to_wire(OdooVersion::V16),
+        Err(RpcError::InvalidRequest(_))
+    ));
     // 18 does not need it.
-    assert!(o.to_wire(OdooVersion::V18).unwrap().get("date_order").is_none());
+    assert!(o
+        .to_wire(OdooVersion::V18)
+        .unwrap()
+        .get("date_order")
+        .is_none());
 }
 
 #[tokio::test]
@@ -378,10 +524,19 @@ async fn pos_load_data_per_version() {
     let mock = MockTransport::new(vec![result(json!({})), result(json!({}))]);
     let ws = WebSession::new(Client::new(mock.clone()));
     ws.pos(OdooVersion::V16).load_data(3, &[]).await.unwrap();
-    ws.pos(OdooVersion::V18).load_data(3, &["pos.config", "product.product"]).await.unwrap();
+    ws.pos(OdooVersion::V18)
+        .load_data(3, &["pos.config", "product.product"])
+        .await
+        .unwrap();
     let b = mock.bodies();
-    assert_eq!(b[0]["params"], json!({"model": "pos.session", "method": "load_pos_data", "args": [[3]], "kwargs": {}}));
-    assert_eq!(b[1]["params"], json!({"model": "pos.session", "method": "load_data", "args": [3, ["pos.config", "product.product"]], "kwargs": {}}));
+    assert_eq!(
+        b[0]["params"],
+        json!({"model": "pos.session", "method": "load_pos_data", "args": [[3]], "kwargs": {}})
+    );
+    assert_eq!(
+        b[1]["params"],
+        json!({"model": "pos.session", "method": "load_data", "args": [3, ["pos.config", "product.product"]], "kwargs": {}})
+    );
 }
 
 #[tokio::test]
@@ -389,32 +544,73 @@ async fn pos_open_session_as_recorded() {
     // Answers from testdata/odoo18/pos/02_config.txt and 03_session.txt.
     let b2 = common::pos_bodies("02_config.txt");
     let b3 = common::pos_bodies("03_session.txt");
-    let mock = MockTransport::new(vec![ok(&b2[2].to_string()), ok(&b2[3].to_string()), ok(&b3[2].to_string())]);
+    let mock = MockTransport::new(vec![
+        ok(&b2[2].to_string()),
+        ok(&b2[3].to_string()),
+        ok(&b3[2].to_string()),
+    ]);
     let client = Client::new(mock.clone());
     let obj = client.object("ref_pos1", 2, "admin");
-    let sid = obj.pos(OdooVersion::V18).open_session(1, 0.0, "").await.unwrap();
+    let sid = obj
+        .pos(OdooVersion::V18)
+        .open_session(1, 0.0, "")
+        .await
+        .unwrap();
     assert_eq!(sid, 1);
     let b = mock.bodies();
-    assert_eq!(b[0]["params"]["args"], json!(["ref_pos1", 2, "admin", "pos.config", "open_ui", [[1]], {}]));
+    assert_eq!(
+        b[0]["params"]["args"],
+        json!(["ref_pos1", 2, "admin", "pos.config", "open_ui", [[1]], {}])
+    );
     assert_eq!(b[1]["params"]["args"][4], "read");
-    assert_eq!(b[2]["params"]["args"], json!(["ref_pos1", 2, "admin", "pos.session", "set_opening_control", [[1], 0.0, ""], {}]));
+    assert_eq!(
+        b[2]["params"]["args"],
+        json!([
+            "ref_pos1",
+            2,
+            "admin",
+            "pos.session",
+            "set_opening_control",
+            [[1], 0.0, ""],
+            {}
+        ])
+    );
 
     // 16 uses set_cashbox_pos; an already opened session is not re-opened.
     let mock = MockTransport::new(vec![
         result(json!(true)),
-        result(json!([{"id": 1, "current_session_id": [4, "S"], "current_session_state": "opening_control"}])),
+        result(
+            json!([{"id": 1, "current_session_id": [4, "S"], "current_session_state": "opening_control"}]),
+        ),
         ok(r#"{"jsonrpc":"2.0","id":1}"#),
         result(json!(true)),
-        result(json!([{"id": 1, "current_session_id": [4, "S"], "current_session_state": "opened"}])),
+        result(
+            json!([{"id": 1, "current_session_id": [4, "S"], "current_session_state": "opened"}]),
+        ),
         result(json!(true)),
         result(json!([{"id": 1, "current_session_id": false}])),
     ]);
     let ws = WebSession::new(Client::new(mock.clone()));
-    assert_eq!(ws.pos(OdooVersion::V16).open_session(1, 50.0, "hi").await.unwrap(), 4);
+    assert_eq!(
+        ws.pos(OdooVersion::V16)
+            .open_session(1, 50.0, "hi")
+            .await
+            .unwrap(),
+        4
+    );
     assert_eq!(mock.bodies()[2]["params"]["method"], "set_cashbox_pos");
-    assert_eq!(ws.pos(OdooVersion::V17).open_session(1, 0.0, "").await.unwrap(), 4);
+    assert_eq!(
+        ws.pos(OdooVersion::V17)
+            .open_session(1, 0.0, "")
+            .await
+            .unwrap(),
+        4
+    );
     assert_eq!(mock.requests().len(), 5);
-    assert!(matches!(ws.pos(OdooVersion::V17).open_session(1, 0.0, "").await, Err(RpcError::Unexpected(_))));
+    assert!(matches!(
+        ws.pos(OdooVersion::V17).open_session(1, 0.0, "").await,
+        Err(RpcError::Unexpected(_))
+    ));
 }
 
 #[tokio::test]
@@ -425,26 +621,57 @@ async fn pos_close_session_18() {
         result(json!({"successful": true})),
     ]);
     let ws = WebSession::new(Client::new(mock.clone()));
-    let r = ws.pos(OdooVersion::V18).close_session(1, Some(10.0), "bye", &[(2, -1.5)]).await.unwrap();
+    let r = ws
+        .pos(OdooVersion::V18)
+        .close_session(1, Some(10.0), "bye", &[(2, -1.5)])
+        .await
+        .unwrap();
     assert!(r.successful);
     let b = mock.bodies();
-    assert_eq!(b[0]["params"], json!({"model": "pos.session", "method": "post_closing_cash_details", "args": [[1]], "kwargs": {"counted_cash": 10.0}}));
-    assert_eq!(b[1]["params"], json!({"model": "pos.session", "method": "update_closing_control_state_session", "args": [[1], "bye"], "kwargs": {}}));
-    assert_eq!(b[2]["params"], json!({"model": "pos.session", "method": "close_session_from_ui", "args": [[1], [[2, -1.5]]], "kwargs": {}}));
+    assert_eq!(
+        b[0]["params"],
+        json!({"model": "pos.session", "method": "post_closing_cash_details", "args": [[1]], "kwargs": {"counted_cash": 10.0}})
+    );
+    assert_eq!(
+        b[1]["params"],
+        json!({"model": "pos.session", "method": "update_closing_control_state_session", "args": [[1], "bye"], "kwargs": {}})
+    );
+    assert_eq!(
+        b[2]["params"],
+        json!({"model": "pos.session", "method": "close_session_from_ui", "args": [[1], [[2, -1.5]]], "kwargs": {}})
+    );
 
     // A refused cash step stops there.
-    let mock = MockTransport::new(vec![result(json!({"successful": false, "message": "You cannot close the POS when orders are still in draft", "redirect": false, "open_order_ids": [3]}))]);
+    let mock = MockTransport::new(vec![result(
+        json!({"successful": false, "message": "You cannot close the POS when orders are still in draft", "redirect": false, "open_order_ids": [3]}),
+    )]);
     let ws = WebSession::new(Client::new(mock.clone()));
-    let r = ws.pos(OdooVersion::V18).close_session(1, Some(10.0), "", &[]).await.unwrap();
+    let r = ws
+        .pos(OdooVersion::V18)
+        .close_session(1, Some(10.0), "", &[])
+        .await
+        .unwrap();
     assert!(!r.successful);
     assert_eq!(r.open_order_ids, vec![3]);
     assert_eq!(mock.requests().len(), 1);
 
     // Without cash control, no cash step.
-    let mock = MockTransport::new(vec![ok(r#"{"jsonrpc":"2.0","id":1}"#), result(json!({"successful": true}))]);
+    let mock = MockTransport::new(vec![
+        ok(r#"{"jsonrpc":"2.0","id":1}"#),
+        result(json!({"successful": true})),
+    ]);
     let ws = WebSession::new(Client::new(mock.clone()));
-    assert!(ws.pos(OdooVersion::V18).close_session(1, None, "", &[]).await.unwrap().successful);
-    assert_eq!(mock.bodies()[0]["params"]["method"], "update_closing_control_state_session");
+    assert!(
+        ws.pos(OdooVersion::V18)
+            .close_session(1, None, "", &[])
+            .await
+            .unwrap()
+            .successful
+    );
+    assert_eq!(
+        mock.bodies()[0]["params"]["method"],
+        "update_closing_control_state_session"
+    );
 }
 
 /// On native the client's futures are `Send` (the server calls it from tokio::spawn / axum).
@@ -464,11 +691,71 @@ fn futures_are_send() {
     assert_send(ws.pos(OdooVersion::V18).push_orders(&orders));
     assert_send(obj.pos(OdooVersion::V17).close_session(1, None, "", &[]));
     // And usable from tokio::spawn.
-    let rt = tokio::runtime::Builder::new_current_thread().build().unwrap();
+    let rt = tokio::runtime::Builder::new_current_thread()
+        .build()
+        .unwrap();
     rt.block_on(async {
         let client = std::sync::Arc::new(Client::new(MockTransport::new(vec![ok(VERSION)])));
         let c = client.clone();
-        let v = tokio::spawn(async move { c.version().await }).await.unwrap().unwrap();
+        let v = tokio::spawn(async move { c.version().await })
+            .await
+            .unwrap()
+            .unwrap();
         assert_eq!(v.server_serie, "17.0");
     });
+}
+
+#[test]
+fn version_detection() {
+    use odoo_rpc::VersionInfo;
+    assert_eq!(OdooVersion::parse("18.0"), Some(OdooVersion::V18));
+    assert_eq!(OdooVersion::parse("18.0-20250702"), Some(OdooVersion::V18));
+    assert_eq!(OdooVersion::parse("saas~18.2"), Some(OdooVersion::V18));
+    assert_eq!(OdooVersion::parse("saas~17.4+e"), Some(OdooVersion::V17));
+    assert_eq!(OdooVersion::parse("16.0+e"), Some(OdooVersion::V16));
+    assert_eq!(OdooVersion::parse("19.0"), Some(OdooVersion::V19));
+    assert_eq!(OdooVersion::parse("20.0"), Some(OdooVersion::V19));
+    assert_eq!(OdooVersion::parse("15.0"), None);
+    assert_eq!(OdooVersion::parse("garbage"), None);
+    assert_eq!(OdooVersion::parse(""), None);
+    let vi = |info: Value, serie: &str| VersionInfo {
+        server_version: String::new(),
+        server_version_info: info.as_array().unwrap().clone(),
+        server_serie: serie.into(),
+        protocol_version: 1,
+    };
+    assert_eq!(
+        vi(json!([16, 0, 0, "final", 0, ""]), "").odoo_version(),
+        Some(OdooVersion::V16)
+    );
+    assert_eq!(
+        vi(json!(["saas~18", 2, 0, "final", 0, ""]), "").odoo_version(),
+        Some(OdooVersion::V18)
+    );
+    assert_eq!(
+        vi(json!([]), "saas~17.1").odoo_version(),
+        Some(OdooVersion::V17)
+    );
+    assert_eq!(
+        vi(json!([null]), "19.0").odoo_version(),
+        Some(OdooVersion::V19)
+    );
+    assert!(OdooVersion::V18.is_18_plus() && !OdooVersion::V17.is_18_plus());
+}
+
+#[test]
+fn set_cookie_parsing() {
+    use odoo_rpc::transport::parse_set_cookie;
+    assert_eq!(
+        parse_set_cookie("session_id=abc; HttpOnly; Path=/", "session_id").as_deref(),
+        Some("abc")
+    );
+    assert_eq!(parse_set_cookie("other=1; Path=/", "session_id"), None);
+    assert_eq!(parse_set_cookie("garbage", "session_id"), None);
+    let r = HttpResponse {
+        status: 200,
+        body: vec![],
+        set_cookies: vec!["a=1".into(), "session_id=zz; Path=/".into()],
+    };
+    assert_eq!(r.session_id().as_deref(), Some("zz"));
 }

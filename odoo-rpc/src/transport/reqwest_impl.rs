@@ -104,11 +104,19 @@ fn map_err(e: reqwest::Error) -> TransportError {
 }
 
 fn header(v: &str, what: &str) -> Result<HeaderValue, TransportError> {
-    HeaderValue::from_str(v).map_err(|_| TransportError::new(TransportErrorKind::Other, format!("invalid {what} header value")))
+    HeaderValue::from_str(v).map_err(|_| {
+        TransportError::new(
+            TransportErrorKind::Other,
+            format!("invalid {what} header value"),
+        )
+    })
 }
 
 impl Transport for ReqwestTransport {
-    fn post(&self, req: HttpRequest) -> impl std::future::Future<Output = Result<HttpResponse, TransportError>> + MaybeSend {
+    fn post(
+        &self,
+        req: HttpRequest,
+    ) -> impl std::future::Future<Output = Result<HttpResponse, TransportError>> + MaybeSend {
         let url = format!("{}{}", self.base_url, req.path);
         let client = self.client.clone();
         async move {

@@ -6,7 +6,9 @@ use std::path::PathBuf;
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
-use odoo_rpc::{HttpRequest, HttpResponse, MaybeSend, Transport, TransportError, TransportErrorKind};
+use odoo_rpc::{
+    HttpRequest, HttpResponse, MaybeSend, Transport, TransportError, TransportErrorKind,
+};
 use serde_json::Value;
 
 /// Path of `testdata/odoo18`.
@@ -34,7 +36,10 @@ pub fn status(code: u16, body: &str) -> Result<HttpResponse, TransportError> {
 
 /// A network failure.
 pub fn net_err() -> Result<HttpResponse, TransportError> {
-    Err(TransportError::new(TransportErrorKind::Connect, "connection refused"))
+    Err(TransportError::new(
+        TransportErrorKind::Connect,
+        "connection refused",
+    ))
 }
 
 /// A success envelope around `result`.
@@ -88,13 +93,18 @@ impl MockTransport {
 }
 
 impl Transport for MockTransport {
-    fn post(&self, req: HttpRequest) -> impl std::future::Future<Output = Result<HttpResponse, TransportError>> + MaybeSend {
+    fn post(
+        &self,
+        req: HttpRequest,
+    ) -> impl std::future::Future<Output = Result<HttpResponse, TransportError>> + MaybeSend {
         let mut g = self.inner.lock().unwrap();
         g.requests.push(req);
-        let next = g
-            .script
-            .pop_front()
-            .unwrap_or_else(|| Err(TransportError::new(TransportErrorKind::Other, "mock: script exhausted")));
+        let next = g.script.pop_front().unwrap_or_else(|| {
+            Err(TransportError::new(
+                TransportErrorKind::Other,
+                "mock: script exhausted",
+            ))
+        });
         std::future::ready(next)
     }
 
@@ -119,4 +129,18 @@ pub fn pos_bodies(name: &str) -> Vec<Value> {
         .filter(|l| l.starts_with('{'))
         .flat_map(|l| odoo_rpc::wire::split_concatenated(l.as_bytes()).unwrap())
         .collect()
+}
+
+/// Turns every number into an f64 so `1` and `1.0` compare equal (Python treats them alike).
+pub fn numbers_as_f64(v: Value) -> Value {
+    match v {
+        Value::Number(n) => n
+            .as_f64()
+            .map_or(Value::Number(n), |f| serde_json::json!(f)),
+        Value::Array(a) => Value::Array(a.into_iter().map(numbers_as_f64).collect()),
+        Value::Object(o) => {
+            Value::Object(o.into_iter().map(|(k, v)| (k, numbers_as_f64(v))).collect())
+        }
+        other => other,
+    }
 }

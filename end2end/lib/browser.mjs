@@ -1,0 +1,30 @@
+// Headless Chromium from Debian, driven by playwright-core (no browser download).
+import { chromium } from 'playwright-core';
+import { mkdtempSync, mkdirSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+
+export const BASE_URL = process.env.BASE_URL ?? 'http://127.0.0.1:3000';
+export const ARTIFACTS = process.env.E2E_ARTIFACTS ?? 'end2end/artifacts';
+mkdirSync(ARTIFACTS, { recursive: true });
+
+const ARGS = ['--headless', '--no-sandbox', '--disable-gpu', '--disable-background-networking',
+  '--disable-quic', '--no-first-run', '--disable-component-update', '--disable-sync'];
+
+/** A browser context with a fresh profile; service workers and IndexedDB live in it. */
+export async function freshContext() {
+  const dir = mkdtempSync(join(tmpdir(), 'saas-e2e-'));
+  const context = await chromium.launchPersistentContext(dir, {
+    executablePath: process.env.CHROMIUM ?? '/usr/bin/chromium',
+    headless: true,
+    args: ARGS,
+  });
+  const errors = [];
+  context.on('weberror', (e) => errors.push(String(e.error())));
+  return { context, errors };
+}
+
+/** Saves a full-page screenshot as a test artifact. */
+export async function screenshot(page, name) {
+  await page.screenshot({ path: join(ARTIFACTS, `${name}.png`), fullPage: true });
+}

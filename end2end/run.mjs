@@ -1,0 +1,88 @@
+// Starts the stack for the end-to-end tests (a fresh platform database, the server built
+// by cargo-leptos, optionally odoo-sim), runs `node --test` over end2end/tests, and stops
+// everything. Usage: node end2end/run.mjs [test files...]
+import { spawn, execFileSync } from 'node:child_process';
+import { createServer } from 'node:net';
+import { randomBytes } from 'node:crypto';
+import { readdirSync } from 'node:fs';
+import { join } from 'node:path';
+
+const PG = process.env.TEST_PG_URL ?? 'postgres://postgres@127.0.0.1:5432';
+const SERVER_BIN = process.env.SERVER_BIN ?? 'target/debug/server';
+
+function freePort() {
+  return new Promise((resolve, reject) => {
+    const srv = createServer();
+    srv.listen(0, '127.0.0.1', () => {
+      const { port } = srv.address();
+      srv.close(() => resolve(port));
+    });
+    srv.on('error', reject);
+  });
+}
+
+async function waitFor(url, what, timeoutMs = 60000) {
+  const deadline = Date.now() + timeoutMs;
+  let last = '';
+  while (Date.now() < deadline) {
+    try {
+      const r = await fetch(url);
+      if (r.ok) return;
+      last = `HTTP ${r.status}`;
+    } catch (e) {
+      last = e.message;
+    }
+    await new Promise((r) => setTimeout(r, 200));
+  }
+  throw new Error(`${what} did not become ready at ${url}: ${last}`);
+}
+
+function psql(sql) {
+  execFileSync('psql', [`${PG}/postgres`, '-v', 'ON_ERROR_STOP=1', '-qc', sql], { stdio: 'inherit' });
+}
+
+const children = [];
+function start(cmd, args, env, name) {
+  const child = spawn(cmd, args, { env: { ...process.env, ...env }, stdio: ['ignore', 'inherit', 'inherit'] });
+  child.on('exit', (code, signal) => {
+    if (!stopping) console.error(`[e2e] ${name} exited early (code ${code}, signal ${signal})`);
+  });
+  children.push(child);
+  return child;
+}
+let stopping = false;
+function stopAll() {
+  stopping = true;
+  for (const c of children) if (c.exitCode === null) c.kill('SIGTERM');
+}
+
+const database = `saas_e2e_${randomBytes(4).toString('hex')}`;
+const port = await freePort();
+const baseUrl = `http://127.0.0.1:${port}`;
+let status = 1;
+try {
+  start(SERVER_BIN, ['serve'], {
+    DATABASE_URL: `${PG}/${database}`,
+    BIND_ADDR: `127.0.0.1:${port}`,
+    SITE_ROOT: 'target/site',
+    POS_DIST_DIR: 'target/pos-dist',
+    RUST_LOG: process.env.RUST_LOG ?? 'warn,server=info',
+  }, 'server');
+  await waitFor(`${baseUrl}/readyz`, 'the server');
+  const files = process.argv.slice(2);
+  const tests = files.length ? files : readdirSync('end2end/tests').filter((f) => f.endsWith('.test.mjs')).map((f) => join('end2end/tests', f));
+  status = await new Promise((resolve) => {
+    const runner = spawn(process.execPath, ['--test', '--test-concurrency=1', ...tests], {
+      env: { ...process.env, BASE_URL: baseUrl, E2E_DATABASE: database },
+      stdio: 'inherit',
+    });
+    runner.on('exit', (code) => resolve(code ?? 1));
+  });
+} catch (e) {
+  console.error(`[e2e] ${e.message}`);
+} finally {
+  stopAll();
+  await new Promise((r) => setTimeout(r, 500));
+  try { psql(`DROP DATABASE IF EXISTS "${database}" WITH (FORCE)`); } catch { /* reported by psql */ }
+}
+process.exit(status);

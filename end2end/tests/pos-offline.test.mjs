@@ -1,0 +1,59 @@
+// The POS PWA: its service worker registers, caches the app shell, and the app reloads
+// and starts while the browser is offline.
+import { test } from 'node:test';
+import assert from 'node:assert/strict';
+import { BASE_URL, freshContext, screenshot } from '../lib/browser.mjs';
+
+test('/pos/ registers its service worker and reloads from cache while offline', async () => {
+  const { context, errors } = await freshContext();
+  try {
+    const page = await context.newPage();
+    await page.goto(BASE_URL + '/pos/');
+    await page.waitForSelector('#pos-app[data-ready="true"]', { timeout: 20000 });
+    const state = await page.evaluate(async () => {
+      const registration = await navigator.serviceWorker.ready;
+      return { scope: registration.scope, state: registration.active && registration.active.state };
+    });
+    assert.equal(state.scope, BASE_URL + '/pos/');
+    assert.equal(state.state, 'activated');
+    // The shell is cached at install time (no second online load needed).
+    const cached = await page.evaluate(async () => {
+      const cache = await caches.open('pos-shell-v1');
+      return (await cache.keys()).map((r) => new URL(r.url).pathname);
+    });
+    assert.ok(cached.some((p) => p.endsWith('.wasm')), `wasm cached: ${cached}`);
+    assert.ok(cached.some((p) => p.endsWith('.js')), `js cached: ${cached}`);
+    await page.waitForFunction(() => navigator.serviceWorker.controller !== null, null, { timeout: 10000 });
+
+    await context.setOffline(true);
+    const response = await page.reload();
+    assert.ok(response === null || response.fromServiceWorker(), 'the page came from the service worker');
+    await page.waitForSelector('#pos-app[data-ready="true"]', { timeout: 20000 });
+    assert.equal((await page.textContent('#connectivity')).trim(), 'Offline');
+    await screenshot(page, 'pos-offline');
+
+    // A brand-new tab opened while offline starts too.
+    const second = await context.newPage();
+    await second.goto(BASE_URL + '/pos/');
+    await second.waitForSelector('#pos-app[data-ready="true"]', { timeout: 20000 });
+
+    await context.setOffline(false);
+    await page.reload();
+    await page.waitForSelector('#connectivity:has-text("Online")', { timeout: 10000 });
+    assert.deepEqual(errors, [], 'no uncaught errors in the page');
+  } finally {
+    await context.close();
+  }
+});
+
+test('/pos redirects to /pos/ so the service worker scope covers the page', async () => {
+  const response = await fetch(BASE_URL + '/pos', { redirect: 'manual' });
+  assert.equal(response.status, 308);
+  assert.equal(response.headers.get('location'), '/pos/');
+  const sw = await fetch(BASE_URL + '/pos/sw.js');
+  assert.equal(sw.status, 200);
+  assert.equal(sw.headers.get('cache-control'), 'no-cache');
+  const manifest = await (await fetch(BASE_URL + '/pos/manifest.json')).json();
+  assert.equal(manifest.start_url, '/pos/');
+  assert.ok(manifest.icons.length >= 2);
+});
