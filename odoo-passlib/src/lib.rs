@@ -201,7 +201,12 @@ mod tests {
 
     #[test]
     fn matches_pbkdf2_crate() {
-        for (pw, rounds) in [("admin", 1u32), ("x", 2), ("", 7), (&"long".repeat(40)[..], 1000)] {
+        for (pw, rounds) in [
+            ("admin", 1u32),
+            ("x", 2),
+            ("", 7),
+            (&"long".repeat(40)[..], 1000),
+        ] {
             let mut want = [0u8; 64];
             pbkdf2::pbkdf2_hmac::<Sha512>(pw.as_bytes(), b"saltsalt", rounds, &mut want);
             assert_eq!(derive(pw, b"saltsalt", rounds), want, "{pw} {rounds}");
@@ -219,7 +224,10 @@ mod tests {
     #[test]
     fn ab64_uses_dot() {
         assert_eq!(ab64_encode(&[0xfb, 0xef, 0xbe]), "....");
-        assert_eq!(ab64_decode("....").as_deref(), Some(&[0xfb, 0xef, 0xbe][..]));
+        assert_eq!(
+            ab64_decode("....").as_deref(),
+            Some(&[0xfb, 0xef, 0xbe][..])
+        );
     }
 
     #[test]

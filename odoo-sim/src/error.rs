@@ -105,7 +105,11 @@ impl OdooError {
             1 => quoted[0].clone(),
             n => format!("{} and {}", quoted[..n - 1].join(", "), quoted[n - 1]),
         };
-        let plural = if names.len() == 1 { "argument" } else { "arguments" };
+        let plural = if names.len() == 1 {
+            "argument"
+        } else {
+            "arguments"
+        };
         Self::type_error(format!(
             "{func}() missing {} required positional {plural}: {list}",
             names.len()
@@ -157,7 +161,11 @@ impl OdooError {
     }
 
     pub fn envelope(&self, id: &Value) -> Value {
-        let id = if self.null_id { Value::Null } else { id.clone() };
+        let id = if self.null_id {
+            Value::Null
+        } else {
+            id.clone()
+        };
         json!({"jsonrpc": "2.0", "id": id, "error": self.to_error_value()})
     }
 }
@@ -172,9 +180,12 @@ impl std::error::Error for OdooError {}
 
 pub type OResult<T> = Result<T, OdooError>;
 
+/// (model description, model name, field label, field name).
+pub type FieldDesc = (String, String, String, String);
+
 /// Convert a database error the way `odoo/service/model.py _as_validation_error` does
 /// for integrity errors; anything else becomes a psycopg2-looking error.
-pub fn from_sqlx(e: sqlx::Error, describe: &dyn Fn(&str, &str) -> Option<(String, String, String, String)>) -> OdooError {
+pub fn from_sqlx(e: sqlx::Error, describe: &dyn Fn(&str, &str) -> Option<FieldDesc>) -> OdooError {
     if let sqlx::Error::Database(db) = &e {
         if let Some(pg) = db.try_downcast_ref::<sqlx::postgres::PgDatabaseError>() {
             let table = pg.table().unwrap_or("");

@@ -47,10 +47,14 @@ impl Field {
         self.column.is_some()
     }
     pub fn searchable(&self) -> bool {
-        self.column.is_some() || self.expr.is_some() || matches!(self.kind, Kind::M2m(_) | Kind::O2m(..))
+        self.column.is_some()
+            || self.expr.is_some()
+            || matches!(self.kind, Kind::M2m(_) | Kind::O2m(..))
     }
     pub fn writable(&self) -> bool {
-        self.column.is_some() || self.via.is_some() || matches!(self.kind, Kind::M2m(_) | Kind::O2m(..))
+        self.column.is_some()
+            || self.via.is_some()
+            || matches!(self.kind, Kind::M2m(_) | Kind::O2m(..))
     }
 }
 
@@ -72,14 +76,41 @@ impl Model {
 }
 
 fn s(name: &'static str, kind: Kind, string: &'static str) -> Field {
-    Field { name, kind, string, column: Some(name), expr: None, via: None }
+    Field {
+        name,
+        kind,
+        string,
+        column: Some(name),
+        expr: None,
+        via: None,
+    }
 }
 fn c(name: &'static str, kind: Kind, string: &'static str, expr: &'static str) -> Field {
-    Field { name, kind, string, column: None, expr: Some(expr), via: None }
+    Field {
+        name,
+        kind,
+        string,
+        column: None,
+        expr: Some(expr),
+        via: None,
+    }
 }
 /// Related field stored on another table, writable through a hook.
-fn r(name: &'static str, kind: Kind, string: &'static str, expr: &'static str, via: &'static str) -> Field {
-    Field { name, kind, string, column: None, expr: Some(expr), via: Some(via) }
+fn r(
+    name: &'static str,
+    kind: Kind,
+    string: &'static str,
+    expr: &'static str,
+    via: &'static str,
+) -> Field {
+    Field {
+        name,
+        kind,
+        string,
+        column: None,
+        expr: Some(expr),
+        via: Some(via),
+    }
 }
 
 fn audit(mut v: Vec<Field>) -> Vec<Field> {
@@ -90,18 +121,90 @@ fn audit(mut v: Vec<Field>) -> Vec<Field> {
     v
 }
 
-static USERS_GROUPS: M2m = M2m { rel: "res_groups_users_rel", col1: "uid", col2: "gid", model: "res.groups", key: "id" };
-static GROUPS_USERS: M2m = M2m { rel: "res_groups_users_rel", col1: "gid", col2: "uid", model: "res.users", key: "id" };
-static GROUPS_IMPLIED: M2m = M2m { rel: "res_groups_implied_rel", col1: "gid", col2: "hid", model: "res.groups", key: "id" };
-static USERS_COMPANIES: M2m = M2m { rel: "res_company_users_rel", col1: "user_id", col2: "cid", model: "res.company", key: "id" };
-static COMPANY_USERS: M2m = M2m { rel: "res_company_users_rel", col1: "cid", col2: "user_id", model: "res.users", key: "id" };
-static TMPL_TAXES: M2m = M2m { rel: "product_taxes_rel", col1: "prod_id", col2: "tax_id", model: "account.tax", key: "id" };
-static PRODUCT_TAXES: M2m = M2m { rel: "product_taxes_rel", col1: "prod_id", col2: "tax_id", model: "account.tax", key: "product_tmpl_id" };
-static CONFIG_PM: M2m = M2m { rel: "pos_config_pos_payment_method_rel", col1: "pos_config_id", col2: "pos_payment_method_id", model: "pos.payment.method", key: "id" };
-static PM_CONFIG: M2m = M2m { rel: "pos_config_pos_payment_method_rel", col1: "pos_payment_method_id", col2: "pos_config_id", model: "pos.config", key: "id" };
-static SESSION_PM: M2m = M2m { rel: "pos_config_pos_payment_method_rel", col1: "pos_config_id", col2: "pos_payment_method_id", model: "pos.payment.method", key: "config_id" };
-static LINE_TAXES: M2m = M2m { rel: "account_tax_pos_order_line_rel", col1: "pos_order_line_id", col2: "account_tax_id", model: "account.tax", key: "id" };
-static ORDER_PM: M2m = M2m { rel: "pos_config_pos_payment_method_rel", col1: "pos_config_id", col2: "pos_payment_method_id", model: "pos.payment.method", key: "config_id" };
+static USERS_GROUPS: M2m = M2m {
+    rel: "res_groups_users_rel",
+    col1: "uid",
+    col2: "gid",
+    model: "res.groups",
+    key: "id",
+};
+static GROUPS_USERS: M2m = M2m {
+    rel: "res_groups_users_rel",
+    col1: "gid",
+    col2: "uid",
+    model: "res.users",
+    key: "id",
+};
+static GROUPS_IMPLIED: M2m = M2m {
+    rel: "res_groups_implied_rel",
+    col1: "gid",
+    col2: "hid",
+    model: "res.groups",
+    key: "id",
+};
+static USERS_COMPANIES: M2m = M2m {
+    rel: "res_company_users_rel",
+    col1: "user_id",
+    col2: "cid",
+    model: "res.company",
+    key: "id",
+};
+static COMPANY_USERS: M2m = M2m {
+    rel: "res_company_users_rel",
+    col1: "cid",
+    col2: "user_id",
+    model: "res.users",
+    key: "id",
+};
+static TMPL_TAXES: M2m = M2m {
+    rel: "product_taxes_rel",
+    col1: "prod_id",
+    col2: "tax_id",
+    model: "account.tax",
+    key: "id",
+};
+static PRODUCT_TAXES: M2m = M2m {
+    rel: "product_taxes_rel",
+    col1: "prod_id",
+    col2: "tax_id",
+    model: "account.tax",
+    key: "product_tmpl_id",
+};
+static CONFIG_PM: M2m = M2m {
+    rel: "pos_config_pos_payment_method_rel",
+    col1: "pos_config_id",
+    col2: "pos_payment_method_id",
+    model: "pos.payment.method",
+    key: "id",
+};
+static PM_CONFIG: M2m = M2m {
+    rel: "pos_config_pos_payment_method_rel",
+    col1: "pos_payment_method_id",
+    col2: "pos_config_id",
+    model: "pos.config",
+    key: "id",
+};
+static SESSION_PM: M2m = M2m {
+    rel: "pos_config_pos_payment_method_rel",
+    col1: "pos_config_id",
+    col2: "pos_payment_method_id",
+    model: "pos.payment.method",
+    key: "config_id",
+};
+static LINE_TAXES: M2m = M2m {
+    rel: "account_tax_pos_order_line_rel",
+    col1: "pos_order_line_id",
+    col2: "account_tax_id",
+    model: "account.tax",
+    key: "id",
+};
+static ORDER_PM: M2m = M2m {
+    rel: "pos_config_pos_payment_method_rel",
+    col1: "pos_config_id",
+    col2: "pos_payment_method_id",
+    model: "pos.payment.method",
+    key: "config_id",
+};
 
 use Kind::*;
 
@@ -146,7 +249,7 @@ pub static MODELS: LazyLock<Vec<Model>> = LazyLock::new(|| {
             display: "(SELECT p.name FROM res_partner p WHERE p.id = {t}.partner_id)", has_active: true, order: "name, login",
             fields: audit(vec![
                 s("id", Id, "ID"), s("login", Char, "Login"),
-                c("password", Char, "Password", "''"),
+                Field { name: "password", kind: Char, string: "Password", column: Some("password"), expr: Some("''"), via: None },
                 s("active", Bool, "Active"), s("partner_id", M2o("res.partner"), "Related Partner"),
                 s("company_id", M2o("res.company"), "Company"), s("share", Bool, "Share User"),
                 s("signature", Text, "Email Signature"), s("login_date", Datetime, "Latest authentication"),
@@ -469,7 +572,7 @@ pub fn model(name: &str) -> Option<&'static Model> {
 
 /// (model description, model name, field label, field name) for a table/column, as
 /// `_as_validation_error` reports them.
-pub fn describe(table: &str, column: &str) -> Option<(String, String, String, String)> {
+pub fn describe(table: &str, column: &str) -> Option<crate::error::FieldDesc> {
     let m = MODELS.iter().find(|m| m.table == table)?;
     let (fs, fname) = match m.fields.iter().find(|f| f.column == Some(column)) {
         Some(f) => (f.string.to_string(), f.name.to_string()),

@@ -113,7 +113,7 @@ fn field_sql(m: &Model, f: &Field, alias: &str) -> String {
     if f.name == "display_name" {
         return tsub(m.display, alias);
     }
-    if let Some(col) = f.column {
+    if let (Some(col), None) = (f.column, f.expr) {
         return format!("{alias}.{col}");
     }
     match f.kind {
@@ -256,7 +256,11 @@ pub async fn read(
 }
 
 pub fn missing_error(m: &Model, ids: &[i64], uid: i64) -> OdooError {
-    let list = ids.iter().map(|i| i.to_string()).collect::<Vec<_>>().join(", ");
+    let list = ids
+        .iter()
+        .map(|i| i.to_string())
+        .collect::<Vec<_>>()
+        .join(", ");
     let rec = if ids.len() == 1 {
         format!("{}({},)", m.name, list)
     } else {
@@ -270,7 +274,10 @@ pub fn missing_error(m: &Model, ids: &[i64], uid: i64) -> OdooError {
 // ----------------------------------------------------------------- domains
 
 fn leaf_repr(leaf: &[Value]) -> String {
-    format!("({})", leaf.iter().map(py_repr).collect::<Vec<_>>().join(", "))
+    format!(
+        "({})",
+        leaf.iter().map(py_repr).collect::<Vec<_>>().join(", ")
+    )
 }
 
 fn parse_domain(dom: &Value) -> OResult<Vec<Value>> {
@@ -351,20 +358,51 @@ fn leaf_sql(m: &Model, alias: &str, leaf: &[Value], dc: &mut DomCtx) -> OResult<
     let op_v = leaf[1].as_str().map(|s| s.to_lowercase());
     // TRUE_LEAF / FALSE_LEAF
     if leaf[0].as_i64().is_some() {
-        return Ok(if leaf[0] == leaf[2] { "TRUE".into() } else { "FALSE".into() });
+        return Ok(if leaf[0] == leaf[2] {
+            "TRUE".into()
+        } else {
+            "FALSE".into()
+        });
     }
     let Some(path) = leaf[0].as_str() else {
-        return Err(OdooError::value_error(format!("Invalid leaf {}", leaf_repr(leaf))));
+        return Err(OdooError::value_error(format!(
+            "Invalid leaf {}",
+            leaf_repr(leaf)
+        )));
     };
     let Some(op) = op_v else {
-        return Err(OdooError::value_error(format!("Invalid leaf {}", leaf_repr(leaf))));
+        return Err(OdooError::value_error(format!(
+            "Invalid leaf {}",
+            leaf_repr(leaf)
+        )));
     };
     const OPS: &[&str] = &[
-        "=", "!=", "<>", "<", ">", "<=", ">=", "=?", "=like", "=ilike", "like", "not like", "ilike",
-        "not ilike", "in", "not in", "child_of", "parent_of", "any", "not any",
+        "=",
+        "!=",
+        "<>",
+        "<",
+        ">",
+        "<=",
+        ">=",
+        "=?",
+        "=like",
+        "=ilike",
+        "like",
+        "not like",
+        "ilike",
+        "not ilike",
+        "in",
+        "not in",
+        "child_of",
+        "parent_of",
+        "any",
+        "not any",
     ];
     if !OPS.contains(&op.as_str()) {
-        return Err(OdooError::value_error(format!("Invalid leaf {}", leaf_repr(leaf))));
+        return Err(OdooError::value_error(format!(
+            "Invalid leaf {}",
+            leaf_repr(leaf)
+        )));
     }
     let (head, rest) = match path.split_once('.') {
         Some((h, r)) => (h, Some(r)),
@@ -398,7 +436,8 @@ fn leaf_sql(m: &Model, alias: &str, leaf: &[Value], dc: &mut DomCtx) -> OResult<
                 )))
             }
         };
-        let tm = models::model(target).ok_or_else(|| OdooError::user(format!("Object {target} doesn't exist")))?;
+        let tm = models::model(target)
+            .ok_or_else(|| OdooError::user(format!("Object {target} doesn't exist")))?;
         let x = fresh_alias();
         let sub_leaf = vec![json!(rest), leaf[1].clone(), value.clone()];
         let inner = leaf_sql(tm, &x, &sub_leaf, dc)?;
@@ -422,7 +461,9 @@ fn leaf_sql(m: &Model, alias: &str, leaf: &[Value], dc: &mut DomCtx) -> OResult<
         let exists = |ids: &str| {
             format!(
                 "EXISTS (SELECT 1 FROM {rel} r WHERE r.{c1} = {alias}.{key}{ids})",
-                rel = spec.rel, c1 = spec.col1, key = spec.key
+                rel = spec.rel,
+                c1 = spec.col1,
+                key = spec.key
             )
         };
         return x2many_leaf(&op, value, leaf, dc, |cond| match cond {
@@ -434,11 +475,17 @@ fn leaf_sql(m: &Model, alias: &str, leaf: &[Value], dc: &mut DomCtx) -> OResult<
         let tt = models::model(t).map(|m| m.table).unwrap_or("");
         return x2many_leaf(&op, value, leaf, dc, |cond| match cond {
             None => format!("EXISTS (SELECT 1 FROM {tt} ch WHERE ch.{inv} = {alias}.id)"),
-            Some(c) => format!("EXISTS (SELECT 1 FROM {tt} ch WHERE ch.{inv} = {alias}.id AND ch.id {c})"),
+            Some(c) => {
+                format!("EXISTS (SELECT 1 FROM {tt} ch WHERE ch.{inv} = {alias}.id AND ch.id {c})")
+            }
         });
     }
     let col = field_sql(m, f, alias);
-    let kind = if f.name == "display_name" { Kind::Char } else { f.kind };
+    let kind = if f.name == "display_name" {
+        Kind::Char
+    } else {
+        f.kind
+    };
     scalar_leaf(&col, kind, &op, value, leaf, dc)
 }
 
@@ -450,7 +497,11 @@ fn x2many_leaf(
     exists: impl Fn(Option<String>) -> String,
 ) -> OResult<String> {
     let ids: Vec<String> = match value {
-        Value::Array(a) => a.iter().filter_map(|v| v.as_i64()).map(|i| i.to_string()).collect(),
+        Value::Array(a) => a
+            .iter()
+            .filter_map(|v| v.as_i64())
+            .map(|i| i.to_string())
+            .collect(),
         Value::Number(n) => vec![n.to_string()],
         Value::Bool(false) | Value::Null => {
             return Ok(match op {
@@ -469,7 +520,10 @@ fn x2many_leaf(
     match op {
         "=" | "in" | "child_of" | "parent_of" => Ok(exists(Some(format!("= ANY({p})")))),
         "!=" | "not in" => Ok(format!("NOT {}", exists(Some(format!("= ANY({p})"))))),
-        _ => Err(OdooError::value_error(format!("Invalid leaf {}", leaf_repr(leaf)))),
+        _ => Err(OdooError::value_error(format!(
+            "Invalid leaf {}",
+            leaf_repr(leaf)
+        ))),
     }
 }
 
@@ -507,8 +561,16 @@ fn scalar_leaf(
             }
             if kind == Kind::Bool {
                 let b = bool_text(value).unwrap_or_else(|| "false".into()) == "true";
-                let cond = if b { format!("{col} = true") } else { format!("({col} IS NULL OR {col} = false)") };
-                return Ok(if op == "=" { cond } else { format!("NOT ({cond})") });
+                let cond = if b {
+                    format!("{col} = true")
+                } else {
+                    format!("({col} IS NULL OR {col} = false)")
+                };
+                return Ok(if op == "=" {
+                    cond
+                } else {
+                    format!("NOT ({cond})")
+                });
             }
             if is_false {
                 return Ok(if op == "=" {
@@ -519,11 +581,20 @@ fn scalar_leaf(
             }
             if let (Kind::M2o(target), Value::String(s)) = (kind, value) {
                 // many2one compared to a string: match on the display name
-                let tm = models::model(target).ok_or_else(|| OdooError::user(format!("Object {target} doesn't exist")))?;
+                let tm = models::model(target)
+                    .ok_or_else(|| OdooError::user(format!("Object {target} doesn't exist")))?;
                 let x = fresh_alias();
                 let p = dc.q.p(Some(s.clone()), "text");
-                let sql = format!("{col} IN (SELECT {x}.id FROM {} {x} WHERE {} = {p})", tm.table, tsub(tm.display, &x));
-                return Ok(if op == "=" { sql } else { format!("({col} IS NULL OR NOT ({sql}))") });
+                let sql = format!(
+                    "{col} IN (SELECT {x}.id FROM {} {x} WHERE {} = {p})",
+                    tm.table,
+                    tsub(tm.display, &x)
+                );
+                return Ok(if op == "=" {
+                    sql
+                } else {
+                    format!("({col} IS NULL OR NOT ({sql}))")
+                });
             }
             let p = dc.q.p(as_text(value), cast);
             Ok(if op == "=" {
@@ -541,18 +612,35 @@ fn scalar_leaf(
         }
         "like" | "ilike" | "=like" | "=ilike" | "not like" | "not ilike" => {
             if let Kind::M2o(target) = kind {
-                let tm = models::model(target).ok_or_else(|| OdooError::user(format!("Object {target} doesn't exist")))?;
+                let tm = models::model(target)
+                    .ok_or_else(|| OdooError::user(format!("Object {target} doesn't exist")))?;
                 let x = fresh_alias();
                 let pat = like_pattern(op.trim_start_matches("not "), value);
                 let p = dc.q.p(pat, "text");
-                let sqlop = if op.contains("ilike") { "ILIKE" } else { "LIKE" };
-                let sub = format!("{col} IN (SELECT {x}.id FROM {} {x} WHERE {} {sqlop} {p})", tm.table, tsub(tm.display, &x));
-                return Ok(if op.starts_with("not") { format!("({col} IS NULL OR NOT ({sub}))") } else { sub });
+                let sqlop = if op.contains("ilike") {
+                    "ILIKE"
+                } else {
+                    "LIKE"
+                };
+                let sub = format!(
+                    "{col} IN (SELECT {x}.id FROM {} {x} WHERE {} {sqlop} {p})",
+                    tm.table,
+                    tsub(tm.display, &x)
+                );
+                return Ok(if op.starts_with("not") {
+                    format!("({col} IS NULL OR NOT ({sub}))")
+                } else {
+                    sub
+                });
             }
             let base = op.trim_start_matches("not ");
             let pat = like_pattern(base, value);
             let p = dc.q.p(pat, "text");
-            let sqlop = if base.contains("ilike") { "ILIKE" } else { "LIKE" };
+            let sqlop = if base.contains("ilike") {
+                "ILIKE"
+            } else {
+                "LIKE"
+            };
             if op.starts_with("not") {
                 Ok(format!("({col} IS NULL OR NOT ({col}::text {sqlop} {p}))"))
             } else {
@@ -566,11 +654,17 @@ fn scalar_leaf(
                 v if op == "child_of" || op == "parent_of" => vec![v.clone()],
                 v => vec![v.clone()],
             };
-            let has_false = items.iter().any(|v| matches!(v, Value::Bool(false) | Value::Null));
+            let has_false = items
+                .iter()
+                .any(|v| matches!(v, Value::Bool(false) | Value::Null));
             let vals: Vec<String> = items.iter().filter_map(as_text).collect();
             let p = dc.q.arr(vals, cast);
             let base = format!("{col} = ANY({p})");
-            let cond = if has_false { format!("({base} OR {col} IS NULL)") } else { base };
+            let cond = if has_false {
+                format!("({base} OR {col} IS NULL)")
+            } else {
+                base
+            };
             Ok(if op == "not in" {
                 if has_false {
                     format!("NOT {cond}")
@@ -581,7 +675,10 @@ fn scalar_leaf(
                 cond
             })
         }
-        _ => Err(OdooError::value_error(format!("Invalid leaf {}", leaf_repr(leaf)))),
+        _ => Err(OdooError::value_error(format!(
+            "Invalid leaf {}",
+            leaf_repr(leaf)
+        ))),
     }
 }
 
@@ -610,13 +707,28 @@ pub fn order_sql(m: &Model, alias: &str, order: Option<&str>) -> OResult<String>
             Kind::M2o(target) => match models::model(target) {
                 Some(tm) => {
                     let x = fresh_alias();
-                    format!("(SELECT {} FROM {} {x} WHERE {x}.id = {})", tsub(tm.display, &x), tm.table, field_sql(m, f, alias))
+                    format!(
+                        "(SELECT {} FROM {} {x} WHERE {x}.id = {})",
+                        tsub(tm.display, &x),
+                        tm.table,
+                        field_sql(m, f, alias)
+                    )
                 }
                 None => field_sql(m, f, alias),
             },
             _ => field_sql(m, f, alias),
         };
-        let nulls = if dir == "ASC" { "NULLS LAST" } else { "NULLS FIRST" };
+        let nulls = if dir == "ASC" {
+            "NULLS LAST"
+        } else {
+            "NULLS FIRST"
+        };
+        // COALESCE(x, NULL): a constant expression must not be read as a column position
+        let expr = if f.column.is_some() {
+            expr
+        } else {
+            format!("COALESCE({expr}, NULL)")
+        };
         parts.push(format!("{expr} {dir} {nulls}"));
     }
     if !parts.iter().any(|p| p.starts_with(&format!("{alias}.id "))) {
@@ -644,7 +756,10 @@ pub async fn search(
         wh = format!("({wh}) AND t.active = true");
     }
     let ord = order_sql(m, "t", opts.order)?;
-    let mut sql = format!("SELECT t.id::bigint FROM {} t WHERE {wh} ORDER BY {ord}", m.table);
+    let mut sql = format!(
+        "SELECT t.id::bigint FROM {} t WHERE {wh} ORDER BY {ord}",
+        m.table
+    );
     if let Some(l) = opts.limit {
         sql.push_str(&format!(" LIMIT {}", l.max(0)));
     }
@@ -658,13 +773,22 @@ pub async fn search(
     Ok(rows.into_iter().map(|r| r.0).collect())
 }
 
-pub async fn search_count(conn: &mut PgConnection, env: &Env, m: &Model, domain: &Value, limit: Option<i64>) -> OResult<i64> {
+pub async fn search_count(
+    conn: &mut PgConnection,
+    env: &Env,
+    m: &Model,
+    domain: &Value,
+    limit: Option<i64>,
+) -> OResult<i64> {
     let mut q = Sql::default();
     let mut wh = domain_sql(m, "t", domain, &mut q)?;
     if m.has_active && env.active_test() && !mentions_active(domain) {
         wh = format!("({wh}) AND t.active = true");
     }
-    let mut sql = format!("SELECT count(*)::bigint FROM (SELECT 1 FROM {} t WHERE {wh}", m.table);
+    let mut sql = format!(
+        "SELECT count(*)::bigint FROM (SELECT 1 FROM {} t WHERE {wh}",
+        m.table
+    );
     if let Some(l) = limit {
         sql.push_str(&format!(" LIMIT {}", l.max(0)));
     }
@@ -680,7 +804,10 @@ pub async fn search_count(conn: &mut PgConnection, env: &Env, m: &Model, domain:
 pub async fn existing(conn: &mut PgConnection, m: &Model, ids: &[i64]) -> OResult<Vec<i64>> {
     let mut q = Sql::default();
     let p = q.arr(ids.iter().map(|i| i.to_string()).collect(), "bigint");
-    let sql = format!("SELECT id::bigint FROM {} WHERE id = ANY({p}) ORDER BY id", m.table);
+    let sql = format!(
+        "SELECT id::bigint FROM {} WHERE id = ANY({p}) ORDER BY id",
+        m.table
+    );
     let rows: Vec<(i64,)> = sqlx::query_as_with(&sql, q.args())
         .fetch_all(&mut *conn)
         .await
@@ -688,7 +815,12 @@ pub async fn existing(conn: &mut PgConnection, m: &Model, ids: &[i64]) -> OResul
     Ok(rows.into_iter().map(|r| r.0).collect())
 }
 
-pub async fn ensure_exist(conn: &mut PgConnection, env: &Env, m: &Model, ids: &[i64]) -> OResult<()> {
+pub async fn ensure_exist(
+    conn: &mut PgConnection,
+    env: &Env,
+    m: &Model,
+    ids: &[i64],
+) -> OResult<()> {
     let have = existing(conn, m, ids).await?;
     let missing: Vec<i64> = ids.iter().copied().filter(|i| !have.contains(i)).collect();
     if missing.is_empty() {
@@ -709,7 +841,11 @@ pub struct Prepared {
 
 /// Validate keys and split values; unknown key → `ValueError: Invalid field 'x' on model 'y'`.
 pub fn prepare(m: &'static Model, vals: &Map<String, Value>) -> OResult<Prepared> {
-    let mut p = Prepared { cols: vec![], x2m: vec![], via: vec![] };
+    let mut p = Prepared {
+        cols: vec![],
+        x2m: vec![],
+        via: vec![],
+    };
     for (k, v) in vals {
         let Some(f) = m.fields.iter().find(|f| f.name == k) else {
             return Err(OdooError::invalid_field(k, m.name));
@@ -762,7 +898,10 @@ pub async fn insert(
         }
     }
     let sql = if names.is_empty() {
-        format!("INSERT INTO {} DEFAULT VALUES RETURNING id::bigint", m.table)
+        format!(
+            "INSERT INTO {} DEFAULT VALUES RETURNING id::bigint",
+            m.table
+        )
     } else {
         format!(
             "INSERT INTO {} ({}) VALUES ({}) RETURNING id::bigint",
@@ -794,14 +933,21 @@ pub async fn update(
         .map(|(c, v, cast)| format!("{c} = {}", q.p(v.clone(), cast)))
         .collect();
     if m.field("write_uid").is_some() {
-        sets.push(format!("write_uid = {}", q.p(Some(env.uid.to_string()), "int")));
+        sets.push(format!(
+            "write_uid = {}",
+            q.p(Some(env.uid.to_string()), "int")
+        ));
         sets.push("write_date = (now() at time zone 'utc')".into());
     }
     if sets.is_empty() {
         return Ok(());
     }
     let p = q.arr(ids.iter().map(|i| i.to_string()).collect(), "bigint");
-    let sql = format!("UPDATE {} SET {} WHERE id = ANY({p})", m.table, sets.join(", "));
+    let sql = format!(
+        "UPDATE {} SET {} WHERE id = ANY({p})",
+        m.table,
+        sets.join(", ")
+    );
     sqlx::query_with(&sql, q.args())
         .execute(&mut *conn)
         .await
@@ -835,8 +981,13 @@ pub fn parse_commands(f: &Field, m: &Model, v: &Value) -> OResult<Vec<Cmd>> {
         }
         return Err(bad());
     };
+    if items.is_empty() {
+        return Ok(vec![]);
+    }
     if items.iter().all(|i| i.is_i64()) {
-        return Ok(vec![Cmd::Set(items.iter().filter_map(Value::as_i64).collect())]);
+        return Ok(vec![Cmd::Set(
+            items.iter().filter_map(Value::as_i64).collect(),
+        )]);
     }
     let mut out = Vec::new();
     for it in items {

@@ -29,7 +29,13 @@ impl Pools {
         let maintenance_db = base.get_database().unwrap_or("postgres").to_string();
         let host = base.get_host().to_string();
         let port = base.get_port();
-        Ok(Pools { base, maintenance_db, host, port, map: Mutex::new(HashMap::new()) })
+        Ok(Pools {
+            base,
+            maintenance_db,
+            host,
+            port,
+            map: Mutex::new(HashMap::new()),
+        })
     }
 
     pub fn options(&self, db: &str) -> PgConnectOptions {
@@ -168,9 +174,16 @@ impl Pools {
         self.forget(db).await;
         let mut c = self.maintenance().await?;
         self.terminate(&mut c, db).await?;
-        let r = sqlx::query(&format!("DROP DATABASE {}", ident(db))).execute(&mut c).await;
+        let r = sqlx::query(&format!("DROP DATABASE {}", ident(db)))
+            .execute(&mut c)
+            .await;
         let _ = sqlx::Connection::close(c).await;
-        r.map_err(|e| OdooError::generic(format!("Couldn't drop database {db}: {}", pg_error(e).message)))?;
+        r.map_err(|e| {
+            OdooError::generic(format!(
+                "Couldn't drop database {db}: {}",
+                pg_error(e).message
+            ))
+        })?;
         Ok(())
     }
 
@@ -178,9 +191,13 @@ impl Pools {
         self.forget(old).await;
         let mut c = self.maintenance().await?;
         self.terminate(&mut c, old).await?;
-        let r = sqlx::query(&format!("ALTER DATABASE {} RENAME TO {}", ident(old), ident(new)))
-            .execute(&mut c)
-            .await;
+        let r = sqlx::query(&format!(
+            "ALTER DATABASE {} RENAME TO {}",
+            ident(old),
+            ident(new)
+        ))
+        .execute(&mut c)
+        .await;
         let _ = sqlx::Connection::close(c).await;
         r.map_err(pg_error)?;
         Ok(())

@@ -5,7 +5,7 @@ use crate::error::{OResult, OdooError};
 use crate::orm::db_err;
 use crate::pg::{ident, Pools};
 use crate::schema;
-use sqlx::{Connection, PgConnection};
+use sqlx::{ConnectOptions, Connection, PgConnection};
 
 /// Which business data to seed on top of the fresh-database records.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default, clap::ValueEnum)]
@@ -65,9 +65,15 @@ pub async fn hash_password(plain: &str) -> String {
 
 /// Create database `name` on the server at `server_url` (a postgres:// URL whose
 /// database part is the maintenance db) and seed it. Fails if it exists.
-pub async fn init_template(server_url: &str, name: &str, options: &TemplateOptions) -> anyhow::Result<()> {
+pub async fn init_template(
+    server_url: &str,
+    name: &str,
+    options: &TemplateOptions,
+) -> anyhow::Result<()> {
     let pools = Pools::new(server_url)?;
-    create_empty(&pools, name).await.map_err(|e| anyhow::anyhow!("{e}"))?;
+    create_empty(&pools, name)
+        .await
+        .map_err(|e| anyhow::anyhow!("{e}"))?;
     let mut c = pools
         .options(name)
         .connect()
@@ -125,7 +131,11 @@ pub async fn seed(c: &mut PgConnection, o: &TemplateOptions) -> OResult<()> {
             q(name)
         ));
     }
-    let admin_email = if o.login.contains('@') { q(&o.login) } else { "'admin@example.com'".to_string() };
+    let admin_email = if o.login.contains('@') {
+        q(&o.login)
+    } else {
+        "'admin@example.com'".to_string()
+    };
     sql.push_str(&format!(
         "INSERT INTO res_partner (id, name, is_company, active, email, lang, tz) VALUES \
          (1, {company}, true, true, NULL, {lang}, NULL), \
@@ -169,30 +179,63 @@ pub async fn seed(c: &mut PgConnection, o: &TemplateOptions) -> OResult<()> {
     }
     for (i, (_, _, _, implied)) in schema::GROUPS.iter().enumerate() {
         for imp in implied.iter() {
-            if let Some(j) = schema::GROUPS.iter().position(|g| format!("{}.{}", g.0, g.1) == *imp) {
-                sql.push_str(&format!("INSERT INTO res_groups_implied_rel (gid, hid) VALUES ({}, {});\n", i + 1, j + 1));
+            if let Some(j) = schema::GROUPS
+                .iter()
+                .position(|g| format!("{}.{}", g.0, g.1) == *imp)
+            {
+                sql.push_str(&format!(
+                    "INSERT INTO res_groups_implied_rel (gid, hid) VALUES ({}, {});\n",
+                    i + 1,
+                    j + 1
+                ));
             }
         }
     }
     let pos = o.catalogue != Catalogue::None;
-    let gid = |x: &str| schema::GROUPS.iter().position(|g| format!("{}.{}", g.0, g.1) == x).map(|p| p + 1).unwrap_or(0);
+    let gid = |x: &str| {
+        schema::GROUPS
+            .iter()
+            .position(|g| format!("{}.{}", g.0, g.1) == x)
+            .map(|p| p + 1)
+            .unwrap_or(0)
+    };
     let mut admin_groups = vec![
-        "base.group_user", "base.group_system", "base.group_erp_manager", "base.group_partner_manager",
-        "base.group_allow_export", "base.group_no_one",
+        "base.group_user",
+        "base.group_system",
+        "base.group_erp_manager",
+        "base.group_partner_manager",
+        "base.group_allow_export",
+        "base.group_no_one",
     ];
     if pos {
-        admin_groups.extend(["point_of_sale.group_pos_user", "point_of_sale.group_pos_manager"]);
+        admin_groups.extend([
+            "point_of_sale.group_pos_user",
+            "point_of_sale.group_pos_manager",
+        ]);
     }
     for uid in [1, 2] {
         for g in &admin_groups {
-            sql.push_str(&format!("INSERT INTO res_groups_users_rel (gid, uid) VALUES ({}, {uid});\n", gid(g)));
+            sql.push_str(&format!(
+                "INSERT INTO res_groups_users_rel (gid, uid) VALUES ({}, {uid});\n",
+                gid(g)
+            ));
         }
     }
-    sql.push_str(&format!("INSERT INTO res_groups_users_rel (gid, uid) VALUES ({}, 3);\n", gid("base.group_public")));
+    sql.push_str(&format!(
+        "INSERT INTO res_groups_users_rel (gid, uid) VALUES ({}, 3);\n",
+        gid("base.group_public")
+    ));
     for (xml, model, id) in [
-        ("main_company", "res.company", 1), ("main_partner", "res.partner", 1), ("partner_root", "res.partner", 2),
-        ("partner_admin", "res.partner", 3), ("public_partner", "res.partner", 4), ("user_root", "res.users", 1),
-        ("user_admin", "res.users", 2), ("public_user", "res.users", 3), ("USD", "res.currency", 1), ("EUR", "res.currency", 2),
+        ("main_company", "res.company", 1),
+        ("main_partner", "res.partner", 1),
+        ("partner_root", "res.partner", 2),
+        ("partner_admin", "res.partner", 3),
+        ("public_partner", "res.partner", 4),
+        ("user_root", "res.users", 1),
+        ("user_admin", "res.users", 2),
+        ("public_user", "res.users", 3),
+        ("USD", "res.currency", 1),
+        ("EUR", "res.currency", 2),
     ] {
         sql.push_str(&format!("INSERT INTO ir_model_data (name, module, model, res_id, noupdate) VALUES ('{xml}', 'base', '{model}', {id}, true);\n"));
     }
@@ -228,7 +271,11 @@ pub async fn seed(c: &mut PgConnection, o: &TemplateOptions) -> OResult<()> {
     }
     for (i, (name, short, app, cat, deps)) in schema::MODULES.iter().enumerate() {
         let id = i + 1;
-        let state = if installed.contains(name) { "installed" } else { "uninstalled" };
+        let state = if installed.contains(name) {
+            "installed"
+        } else {
+            "uninstalled"
+        };
         sql.push_str(&format!(
             "INSERT INTO ir_module_module (id, name, shortdesc, state, application, category, latest_version) VALUES ({id}, {}, {}, '{state}', {app}, {}, {});\n\
              INSERT INTO ir_model_data (name, module, model, res_id, noupdate) VALUES ({}, 'base', 'ir.module.module', {id}, true);\n",
@@ -237,7 +284,10 @@ pub async fn seed(c: &mut PgConnection, o: &TemplateOptions) -> OResult<()> {
             q(&format!("module_{name}"))
         ));
         for d in deps.iter() {
-            sql.push_str(&format!("INSERT INTO ir_module_module_dependency (module_id, name) VALUES ({id}, {});\n", q(d)));
+            sql.push_str(&format!(
+                "INSERT INTO ir_module_module_dependency (module_id, name) VALUES ({id}, {});\n",
+                q(d)
+            ));
         }
     }
     if pos {
@@ -252,9 +302,7 @@ pub async fn seed(c: &mut PgConnection, o: &TemplateOptions) -> OResult<()> {
             INSERT INTO product_template (id, name, list_price, available_in_pos, sale_ok, type, company_id) VALUES (1, 'Tips', 0, true, true, 'service', NULL);\n\
             INSERT INTO product_product (id, product_tmpl_id) VALUES (1, 1);\n\
             INSERT INTO ir_model_data (name, module, model, res_id, noupdate) VALUES ('product_product_tip', 'point_of_sale', 'product.product', 1, true);\n");
-        sql.push_str(&format!(
-            "UPDATE res_partner SET country_id = COALESCE(country_id, (SELECT id FROM res_country WHERE code = 'US')) WHERE id = 1;\n"
-        ));
+        sql.push_str("UPDATE res_partner SET country_id = COALESCE(country_id, (SELECT id FROM res_country WHERE code = 'US')) WHERE id = 1;\n");
     }
     if o.catalogue == Catalogue::Demo {
         sql.push_str("INSERT INTO product_template (id, name, list_price, standard_price, available_in_pos, sale_ok, type, default_code) VALUES \
@@ -271,7 +319,11 @@ pub async fn seed(c: &mut PgConnection, o: &TemplateOptions) -> OResult<()> {
         END LOOP; END $$;\n");
     exec(&mut tx, &sql).await?;
     if o.catalogue == Catalogue::Demo {
-        let env = crate::orm::Env { db: String::new(), uid: 2, context: Default::default() };
+        let env = crate::orm::Env {
+            db: String::new(),
+            uid: 2,
+            context: Default::default(),
+        };
         let vals = serde_json::json!({"name": "Shop", "payment_method_ids": [[6, 0, [1, 2]]]});
         if let serde_json::Value::Object(v) = vals {
             crate::methods::create_one(&mut tx, &env, "pos.config", &v).await?;
