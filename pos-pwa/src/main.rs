@@ -12,7 +12,9 @@ fn main() {
 }
 
 fn navigator_online() -> bool {
-    web_sys::window().map(|w| w.navigator().on_line()).unwrap_or(false)
+    web_sys::window()
+        .map(|w| w.navigator().on_line())
+        .unwrap_or(false)
 }
 
 /// The app shell: header with connectivity, and the (for now empty) order screen.
@@ -22,7 +24,8 @@ fn PosApp() -> impl IntoView {
     if let Some(window) = web_sys::window() {
         for event in ["online", "offline"] {
             let handler = Closure::<dyn Fn()>::new(move || online.set(navigator_online()));
-            let _ = window.add_event_listener_with_callback(event, handler.as_ref().unchecked_ref());
+            let _ =
+                window.add_event_listener_with_callback(event, handler.as_ref().unchecked_ref());
             // The listener lives as long as the page.
             handler.forget();
         }

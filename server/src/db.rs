@@ -113,6 +113,9 @@ mod tests {
     #[test]
     fn identifiers_are_quoted_and_inner_quotes_doubled() {
         assert_eq!(quote_identifier("t_acme"), "\"t_acme\"");
-        assert_eq!(quote_identifier("a\"; DROP DATABASE x; --"), "\"a\"\"; DROP DATABASE x; --\"");
+        assert_eq!(
+            quote_identifier("a\"; DROP DATABASE x; --"),
+            "\"a\"\"; DROP DATABASE x; --\""
+        );
     }
 }

@@ -17,7 +17,11 @@ pub async fn healthz() -> Json<serde_json::Value> {
 pub async fn readyz(State(state): State<AppState>) -> Response {
     let probe = sqlx::query_scalar::<_, i32>("SELECT 1").fetch_one(&state.pool);
     match tokio::time::timeout(Duration::from_secs(2), probe).await {
-        Ok(Ok(_)) => (StatusCode::OK, Json(json!({ "status": "ready", "database": "ok" }))).into_response(),
+        Ok(Ok(_)) => (
+            StatusCode::OK,
+            Json(json!({ "status": "ready", "database": "ok" })),
+        )
+            .into_response(),
         Ok(Err(error)) => {
             tracing::warn!(%error, "readiness check: database error");
             unavailable("database error")
@@ -42,7 +46,10 @@ pub async fn metrics(State(state): State<AppState>) -> Response {
     metrics::gauge!("db_pool_connections").set(f64::from(state.pool.size()));
     metrics::gauge!("db_pool_idle_connections").set(state.pool.num_idle() as f64);
     (
-        [(header::CONTENT_TYPE, "text/plain; version=0.0.4; charset=utf-8")],
+        [(
+            header::CONTENT_TYPE,
+            "text/plain; version=0.0.4; charset=utf-8",
+        )],
         state.metrics.render(),
     )
         .into_response()

@@ -37,7 +37,9 @@ pub fn metrics_handle() -> PrometheusHandle {
                     metrics_exporter_prometheus::Matcher::Full(
                         "http_request_duration_seconds".to_owned(),
                     ),
-                    &[0.001, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0],
+                    &[
+                        0.001, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0,
+                    ],
                 )
                 .map(PrometheusBuilder::build_recorder)
                 .unwrap_or_else(|_| PrometheusBuilder::new().build_recorder());

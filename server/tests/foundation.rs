@@ -9,7 +9,9 @@ use std::process::Command;
 #[tokio::test]
 async fn migrate_creates_the_database_and_running_it_twice_changes_nothing() {
     let db = TestDb::empty().await;
-    let pool = server::db::prepare(&db.secret_url(), 2).await.expect("first migrate");
+    let pool = server::db::prepare(&db.secret_url(), 2)
+        .await
+        .expect("first migrate");
     let first: Vec<(i64, String)> =
         sqlx::query_as("SELECT version, checksum::text FROM _sqlx_migrations ORDER BY version")
             .fetch_all(&pool)
@@ -24,9 +26,13 @@ async fn migrate_creates_the_database_and_running_it_twice_changes_nothing() {
     .expect("tables");
     pool.close().await;
 
-    let created_again = server::db::ensure_database_exists(&db.secret_url()).await.expect("check");
+    let created_again = server::db::ensure_database_exists(&db.secret_url())
+        .await
+        .expect("check");
     assert!(!created_again, "an existing database is left alone");
-    let pool = server::db::prepare(&db.secret_url(), 2).await.expect("second migrate");
+    let pool = server::db::prepare(&db.secret_url(), 2)
+        .await
+        .expect("second migrate");
     let second: Vec<(i64, String)> =
         sqlx::query_as("SELECT version, checksum::text FROM _sqlx_migrations ORDER BY version")
             .fetch_all(&pool)
@@ -47,25 +53,48 @@ async fn migrate_creates_the_database_and_running_it_twice_changes_nothing() {
 #[tokio::test]
 async fn health_readiness_and_metrics_answer() {
     let db = TestDb::empty().await;
-    let pool = server::db::prepare(&db.secret_url(), 2).await.expect("migrate");
+    let pool = server::db::prepare(&db.secret_url(), 2)
+        .await
+        .expect("migrate");
     let base = common::spawn_app(db.config(&[]), pool.clone()).await;
     let http = reqwest::Client::new();
 
-    let health = http.get(format!("{base}/healthz")).send().await.expect("healthz");
+    let health = http
+        .get(format!("{base}/healthz"))
+        .send()
+        .await
+        .expect("healthz");
     assert_eq!(health.status(), 200);
-    let ready = http.get(format!("{base}/readyz")).send().await.expect("readyz");
+    let ready = http
+        .get(format!("{base}/readyz"))
+        .send()
+        .await
+        .expect("readyz");
     assert_eq!(ready.status(), 200);
     let body: serde_json::Value = ready.json().await.expect("json");
     assert_eq!(body["database"], "ok");
 
-    let metrics = http.get(format!("{base}/metrics")).send().await.expect("metrics");
+    let metrics = http
+        .get(format!("{base}/metrics"))
+        .send()
+        .await
+        .expect("metrics");
     assert_eq!(metrics.status(), 200);
-    let content_type = metrics.headers()["content-type"].to_str().unwrap_or_default().to_owned();
-    assert!(content_type.starts_with("text/plain; version=0.0.4"), "{content_type}");
+    let content_type = metrics.headers()["content-type"]
+        .to_str()
+        .unwrap_or_default()
+        .to_owned();
+    assert!(
+        content_type.starts_with("text/plain; version=0.0.4"),
+        "{content_type}"
+    );
     let text = metrics.text().await.expect("text");
     assert!(text.contains("http_requests_total"), "{text}");
     assert!(text.contains("route=\"/healthz\""), "{text}");
-    assert!(text.contains("# TYPE http_request_duration_seconds histogram"), "{text}");
+    assert!(
+        text.contains("# TYPE http_request_duration_seconds histogram"),
+        "{text}"
+    );
 
     pool.close().await;
     db.drop_database().await;
@@ -75,22 +104,36 @@ async fn health_readiness_and_metrics_answer() {
 async fn readiness_fails_when_the_database_is_unreachable() {
     let db = TestDb::empty().await;
     // A pool that points at a port where nothing listens: the process is alive, not ready.
-    let options: sqlx::postgres::PgConnectOptions =
-        "postgres://postgres@127.0.0.1:1/nothing".parse().expect("options");
+    let options: sqlx::postgres::PgConnectOptions = "postgres://postgres@127.0.0.1:1/nothing"
+        .parse()
+        .expect("options");
     let pool = sqlx::postgres::PgPoolOptions::new()
         .acquire_timeout(std::time::Duration::from_millis(500))
         .connect_lazy_with(options);
     let base = common::spawn_app(db.config(&[]), pool).await;
     let http = reqwest::Client::new();
-    assert_eq!(http.get(format!("{base}/healthz")).send().await.expect("healthz").status(), 200);
-    let ready = http.get(format!("{base}/readyz")).send().await.expect("readyz");
+    assert_eq!(
+        http.get(format!("{base}/healthz"))
+            .send()
+            .await
+            .expect("healthz")
+            .status(),
+        200
+    );
+    let ready = http
+        .get(format!("{base}/readyz"))
+        .send()
+        .await
+        .expect("readyz");
     assert_eq!(ready.status(), 503);
 }
 
 #[tokio::test]
 async fn unknown_pages_are_404_and_the_home_page_is_rendered_on_the_server() {
     let db = TestDb::empty().await;
-    let pool = server::db::prepare(&db.secret_url(), 2).await.expect("migrate");
+    let pool = server::db::prepare(&db.secret_url(), 2)
+        .await
+        .expect("migrate");
     let base = common::spawn_app(db.config(&[]), pool.clone()).await;
     let http = reqwest::Client::new();
     let home = http.get(format!("{base}/")).send().await.expect("home");
@@ -98,7 +141,11 @@ async fn unknown_pages_are_404_and_the_home_page_is_rendered_on_the_server() {
     let html = home.text().await.expect("html");
     assert!(html.contains("Odoo SaaS Platform"), "{html}");
     assert!(html.contains("id=\"check-database\""), "{html}");
-    let missing = http.get(format!("{base}/no/such/page")).send().await.expect("404");
+    let missing = http
+        .get(format!("{base}/no/such/page"))
+        .send()
+        .await
+        .expect("404");
     assert_eq!(missing.status(), 404);
     pool.close().await;
     db.drop_database().await;
@@ -117,7 +164,10 @@ fn bad_configuration_stops_the_binary_with_one_line_per_problem() {
     let stderr = String::from_utf8_lossy(&output.stderr);
     let lines: Vec<&str> = stderr.lines().collect();
     assert_eq!(lines.len(), 3, "{stderr}");
-    assert!(lines.iter().any(|l| l.contains("DATABASE_URL is not set")), "{stderr}");
+    assert!(
+        lines.iter().any(|l| l.contains("DATABASE_URL is not set")),
+        "{stderr}"
+    );
     assert!(lines.iter().any(|l| l.contains("BIND_ADDR")), "{stderr}");
     assert!(lines.iter().any(|l| l.contains("LOG_FORMAT")), "{stderr}");
 }
