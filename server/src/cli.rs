@@ -1,7 +1,8 @@
-//! Command line: `server [serve|migrate]`.
+//! Command line: `server [serve|worker|migrate|create-api-token NAME|build-template PLAN]`.
 
 use crate::config::{redacted_database_url, Config};
-use crate::{db, observability, shutdown, web};
+use crate::platform::Platform;
+use crate::{db, jobs, observability, shutdown, web};
 use anyhow::Context;
 use clap::{Parser, Subcommand};
 use std::process::ExitCode;
@@ -21,6 +22,18 @@ enum Command {
     Serve,
     /// Create the platform database if absent and apply pending migrations, then exit.
     Migrate,
+    /// Run job workers only (to scale out), until SIGTERM.
+    Worker,
+    /// Create a superadmin API token and print it once.
+    CreateApiToken {
+        /// A name for the token (who uses it), shown in the audit log.
+        name: String,
+    },
+    /// Queue a (re)build of a plan's template database (run by the workers).
+    BuildTemplate {
+        /// The plan's key.
+        plan: String,
+    },
 }
 
 /// Parses the command line and the environment, then runs the command.
@@ -35,7 +48,10 @@ pub fn main() -> ExitCode {
         }
     };
     observability::init_tracing(config.log_format);
-    let runtime = match tokio::runtime::Builder::new_multi_thread().enable_all().build() {
+    let runtime = match tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        .build()
+    {
         Ok(rt) => rt,
         Err(error) => {
             tracing::error!(%error, "cannot start the async runtime");
@@ -62,7 +78,56 @@ async fn run(command: Command, config: Config) -> anyhow::Result<()> {
             Ok(())
         }
         Command::Serve => serve(config, database).await,
+        Command::Worker => worker(config, database).await,
+        Command::CreateApiToken { name } => {
+            let pool = db::prepare(&config.database_url, 2)
+                .await
+                .with_context(|| format!("preparing {database}"))?;
+            let token = crate::auth::create_token(&pool, &name).await?;
+            print_token(&name, &token);
+            pool.close().await;
+            Ok(())
+        }
+        Command::BuildTemplate { plan } => {
+            let pool = db::prepare(&config.database_url, 2)
+                .await
+                .with_context(|| format!("preparing {database}"))?;
+            let platform = Platform::new(Arc::new(config), pool.clone())?;
+            let found = crate::plans::get_by_key(&platform, &plan)
+                .await
+                .map_err(|e| anyhow::anyhow!("{e}"))?
+                .ok_or_else(|| anyhow::anyhow!("there is no plan '{plan}'"))?;
+            let job =
+                crate::plans::build_template(&platform, &crate::audit::Actor::system(), found.id)
+                    .await
+                    .map_err(|e| anyhow::anyhow!("{e}"))?;
+            tracing::info!(%plan, job_id = %job, "template build queued; workers will run it");
+            pool.close().await;
+            Ok(())
+        }
     }
+}
+
+#[allow(clippy::print_stdout)]
+fn print_token(name: &str, token: &secrecy::SecretString) {
+    use secrecy::ExposeSecret;
+    // The only time the token is shown: it is stored as a hash.
+    println!("{}", token.expose_secret());
+    tracing::info!(%name, "API token created; it is printed once on stdout and cannot be shown again");
+}
+
+async fn worker(config: Config, database: String) -> anyhow::Result<()> {
+    let pool = db::prepare(&config.database_url, config.db_max_connections)
+        .await
+        .with_context(|| format!("preparing {database}"))?;
+    let platform = Platform::new(Arc::new(config), pool.clone())?;
+    let settings = jobs::worker_config(&platform);
+    jobs::run(platform, settings, shutdown::signal())
+        .await
+        .context("running job workers")?;
+    pool.close().await;
+    tracing::info!("workers stopped");
+    Ok(())
 }
 
 async fn serve(config: Config, database: String) -> anyhow::Result<()> {
@@ -70,7 +135,9 @@ async fn serve(config: Config, database: String) -> anyhow::Result<()> {
         .await
         .with_context(|| format!("preparing {database}"))?;
     match (&config.odoo_url, config.odoo_is_simulator) {
-        (Some(url), true) => tracing::warn!(%url, "using the bundled Odoo simulator (odoo-sim), not a real Odoo"),
+        (Some(url), true) => {
+            tracing::warn!(%url, "using the bundled Odoo simulator (odoo-sim), not a real Odoo")
+        }
         (Some(url), false) => tracing::info!(%url, "driving Odoo"),
         (None, _) => tracing::warn!("no Odoo configured (ODOO_URL): tenant operations will fail"),
     }
@@ -83,11 +150,30 @@ async fn serve(config: Config, database: String) -> anyhow::Result<()> {
         "serving on http://{}", config.bind_addr
     );
     let config = Arc::new(config);
+    let (stop_workers, workers_stopped) = tokio::sync::oneshot::channel::<()>();
+    let workers = if config.run_workers {
+        let platform = Platform::new(config.clone(), pool.clone())?;
+        let settings = jobs::worker_config(&platform);
+        Some(tokio::spawn(jobs::run(platform, settings, async move {
+            let _ = workers_stopped.await;
+        })))
+    } else {
+        tracing::info!("RUN_WORKERS=false: this process runs no jobs");
+        None
+    };
     let app = web::router(config, pool.clone());
     axum::serve(listener, app)
         .with_graceful_shutdown(shutdown::signal())
         .await
         .context("serving HTTP")?;
+    let _ = stop_workers.send(());
+    if let Some(workers) = workers {
+        match workers.await {
+            Ok(Ok(())) => {}
+            Ok(Err(error)) => tracing::error!(%error, "job workers stopped with an error"),
+            Err(error) => tracing::error!(%error, "job workers panicked"),
+        }
+    }
     pool.close().await;
     tracing::info!("stopped");
     Ok(())

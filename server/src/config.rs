@@ -40,6 +40,29 @@ pub struct Config {
     pub odoo_url: Option<Url>,
     /// True when `odoo_url` is the bundled `odoo-sim`, started by the run script.
     pub odoo_is_simulator: bool,
+    /// The internal Odoo with `list_db` on, for `db` service calls (defaults to `odoo_url`).
+    pub odoo_admin_url: Option<Url>,
+    /// Odoo's master password (`admin_passwd`), needed to build templates.
+    pub odoo_master_password: Option<SecretString>,
+    /// Odoo major version, part of template names (`tmpl_<version>_<plan>`).
+    pub odoo_version: u32,
+    /// Odoo's `<data_dir>/filestore`, when the platform mounts it (filestores are copied).
+    pub odoo_filestore_dir: Option<PathBuf>,
+    /// Where `pg_dump -Fc` backups of tenant databases are written.
+    pub backup_dir: PathBuf,
+    /// Standby databases kept ready per plan template.
+    pub warm_pool_size: u32,
+    /// Jobs one worker process runs at a time.
+    pub worker_concurrency: u32,
+    /// Whether `serve` also runs job workers.
+    pub run_workers: bool,
+    /// Prefix of tenant database names (`t_` + slug); tests change it to stay apart.
+    pub tenant_db_prefix: String,
+    /// How long a worker's claim on a job lasts without renewal (a dead worker's job is
+    /// taken over after this).
+    pub job_lease_seconds: u32,
+    /// PBKDF2 rounds of owners' Odoo password hashes (Odoo's own default: 600,000).
+    pub password_hash_rounds: u32,
 }
 
 impl fmt::Debug for Config {
@@ -54,6 +77,23 @@ impl fmt::Debug for Config {
             .field("base_domain", &self.base_domain)
             .field("odoo_url", &self.odoo_url.as_ref().map(Url::as_str))
             .field("odoo_is_simulator", &self.odoo_is_simulator)
+            .field(
+                "odoo_admin_url",
+                &self.odoo_admin_url.as_ref().map(Url::as_str),
+            )
+            .field(
+                "odoo_master_password",
+                &self.odoo_master_password.as_ref().map(|_| "***"),
+            )
+            .field("odoo_version", &self.odoo_version)
+            .field("odoo_filestore_dir", &self.odoo_filestore_dir)
+            .field("backup_dir", &self.backup_dir)
+            .field("warm_pool_size", &self.warm_pool_size)
+            .field("worker_concurrency", &self.worker_concurrency)
+            .field("run_workers", &self.run_workers)
+            .field("tenant_db_prefix", &self.tenant_db_prefix)
+            .field("job_lease_seconds", &self.job_lease_seconds)
+            .field("password_hash_rounds", &self.password_hash_rounds)
             .finish()
     }
 }
@@ -114,7 +154,13 @@ impl Reader<'_> {
         }
     }
 
-    fn parsed<T>(&mut self, name: &str, default: T, what: &str, parse: impl Fn(&str) -> Option<T>) -> T {
+    fn parsed<T>(
+        &mut self,
+        name: &str,
+        default: T,
+        what: &str,
+        parse: impl Fn(&str) -> Option<T>,
+    ) -> T {
         match self.raw(name) {
             None => default,
             Some(v) => match parse(v) {
@@ -137,7 +183,10 @@ impl Config {
 
     /// Reads the given variables (the environment, or a map in tests).
     pub fn from_vars(vars: &HashMap<String, String>) -> Result<Self, ConfigErrors> {
-        let mut r = Reader { vars, errors: Vec::new() };
+        let mut r = Reader {
+            vars,
+            errors: Vec::new(),
+        };
 
         let database_url = r
             .required(
@@ -169,13 +218,16 @@ impl Config {
             "an address and port such as 127.0.0.1:3000",
             |v| v.parse().ok(),
         );
-        let log_format = r.parsed("LOG_FORMAT", LogFormat::Pretty, "pretty or json", |v| {
-            match v.to_ascii_lowercase().as_str() {
+        let log_format = r.parsed(
+            "LOG_FORMAT",
+            LogFormat::Pretty,
+            "pretty or json",
+            |v| match v.to_ascii_lowercase().as_str() {
                 "pretty" => Some(LogFormat::Pretty),
                 "json" => Some(LogFormat::Json),
                 _ => None,
-            }
-        });
+            },
+        );
         let site_root = PathBuf::from(r.raw("SITE_ROOT").unwrap_or("target/site"));
         let pos_dist_dir = PathBuf::from(r.raw("POS_DIST_DIR").unwrap_or("target/pos-dist"));
         let base_domain = r.parsed(
@@ -193,17 +245,79 @@ impl Config {
                 ok.then(|| v.to_ascii_lowercase())
             },
         );
-        let odoo_url = r.parsed("ODOO_URL", None, "an http(s) URL such as http://127.0.0.1:8069", |v| {
-            Url::parse(v)
-                .ok()
-                .filter(|u| matches!(u.scheme(), "http" | "https") && u.host_str().is_some())
-                .map(Some)
-        });
+        let odoo_url = r.parsed(
+            "ODOO_URL",
+            None,
+            "an http(s) URL such as http://127.0.0.1:8069",
+            |v| {
+                Url::parse(v)
+                    .ok()
+                    .filter(|u| matches!(u.scheme(), "http" | "https") && u.host_str().is_some())
+                    .map(Some)
+            },
+        );
         let odoo_is_simulator = r.parsed("ODOO_IS_SIMULATOR", false, "true or false", parse_bool);
         if odoo_is_simulator && odoo_url.is_none() {
             r.errors
                 .push("ODOO_IS_SIMULATOR=true needs ODOO_URL, the simulator's address".to_owned());
         }
+
+        let odoo_admin_url = r.parsed(
+            "ODOO_ADMIN_URL",
+            odoo_url.clone(),
+            "an http(s) URL such as http://odoo-admin:8069",
+            |v| {
+                Url::parse(v)
+                    .ok()
+                    .filter(|u| matches!(u.scheme(), "http" | "https") && u.host_str().is_some())
+                    .map(Some)
+            },
+        );
+        let odoo_master_password = r
+            .raw("ODOO_MASTER_PASSWORD")
+            .map(|v| SecretString::from(v.to_owned()));
+        let odoo_version = r.parsed(
+            "ODOO_VERSION",
+            18,
+            "an Odoo major version from 16 to 99",
+            |v| v.parse().ok().filter(|n| (16..=99).contains(n)),
+        );
+        let odoo_filestore_dir = r.raw("ODOO_FILESTORE_DIR").map(PathBuf::from);
+        let backup_dir = PathBuf::from(r.raw("BACKUP_DIR").unwrap_or("./backups"));
+        let warm_pool_size = r.parsed("WARM_POOL_SIZE", 2, "a whole number from 0 to 100", |v| {
+            v.parse().ok().filter(|n| *n <= 100)
+        });
+        let worker_concurrency = r.parsed(
+            "WORKER_CONCURRENCY",
+            4,
+            "a whole number from 1 to 256",
+            |v| v.parse().ok().filter(|n| (1..=256).contains(n)),
+        );
+        let run_workers = r.parsed("RUN_WORKERS", true, "true or false", parse_bool);
+        let tenant_db_prefix = r.parsed(
+            "TENANT_DB_PREFIX",
+            "t_".to_owned(),
+            "lowercase letters, digits and _ starting with a letter, at most 20, such as t_",
+            |v| {
+                let ok = v.len() <= 20
+                    && v.starts_with(|c: char| c.is_ascii_lowercase())
+                    && v.chars()
+                        .all(|c| c.is_ascii_lowercase() || c.is_ascii_digit() || c == '_');
+                ok.then(|| v.to_owned())
+            },
+        );
+        let job_lease_seconds = r.parsed(
+            "JOB_LEASE_SECONDS",
+            30,
+            "a whole number of seconds from 1 to 3600",
+            |v| v.parse().ok().filter(|n| (1..=3600).contains(n)),
+        );
+        let password_hash_rounds = r.parsed(
+            "PASSWORD_HASH_ROUNDS",
+            600_000,
+            "a whole number from 1000 to 10000000",
+            |v| v.parse().ok().filter(|n| (1000..=10_000_000).contains(n)),
+        );
 
         match (r.errors.is_empty(), database_url) {
             (true, Some(database_url)) => Ok(Config {
@@ -216,6 +330,17 @@ impl Config {
                 base_domain,
                 odoo_url,
                 odoo_is_simulator,
+                odoo_admin_url,
+                odoo_master_password,
+                odoo_version,
+                odoo_filestore_dir,
+                backup_dir,
+                warm_pool_size,
+                worker_concurrency,
+                run_workers,
+                tenant_db_prefix,
+                job_lease_seconds,
+                password_hash_rounds,
             }),
             _ => Err(ConfigErrors(r.errors)),
         }
@@ -235,13 +360,19 @@ mod tests {
     use super::*;
 
     fn vars(pairs: &[(&str, &str)]) -> HashMap<String, String> {
-        pairs.iter().map(|(k, v)| (k.to_string(), v.to_string())).collect()
+        pairs
+            .iter()
+            .map(|(k, v)| (k.to_string(), v.to_string()))
+            .collect()
     }
 
     #[test]
     fn minimal_environment_gets_local_defaults() {
-        let config = Config::from_vars(&vars(&[("DATABASE_URL", "postgres://postgres@127.0.0.1/saas")]))
-            .expect("valid");
+        let config = Config::from_vars(&vars(&[(
+            "DATABASE_URL",
+            "postgres://postgres@127.0.0.1/saas",
+        )]))
+        .expect("valid");
         assert_eq!(config.bind_addr.to_string(), "127.0.0.1:3000");
         assert_eq!(config.log_format, LogFormat::Pretty);
         assert_eq!(config.base_domain, "localhost");
@@ -260,8 +391,17 @@ mod tests {
         let text = errors.to_string();
         let lines: Vec<&str> = text.lines().collect();
         assert_eq!(lines.len(), 5, "{text}");
-        for name in ["DATABASE_URL", "BIND_ADDR", "LOG_FORMAT", "DB_MAX_CONNECTIONS", "ODOO_URL"] {
-            assert!(lines.iter().any(|l| l.contains(name)), "{name} missing in {text}");
+        for name in [
+            "DATABASE_URL",
+            "BIND_ADDR",
+            "LOG_FORMAT",
+            "DB_MAX_CONNECTIONS",
+            "ODOO_URL",
+        ] {
+            assert!(
+                lines.iter().any(|l| l.contains(name)),
+                "{name} missing in {text}"
+            );
         }
     }
 
@@ -275,11 +415,47 @@ mod tests {
 
     #[test]
     fn debug_output_redacts_the_database_password() {
-        let config = Config::from_vars(&vars(&[("DATABASE_URL", "postgres://u:hunter2@db:5432/saas")]))
-            .expect("valid");
+        let config = Config::from_vars(&vars(&[(
+            "DATABASE_URL",
+            "postgres://u:hunter2@db:5432/saas",
+        )]))
+        .expect("valid");
         let shown = format!("{config:?}");
         assert!(!shown.contains("hunter2"), "{shown}");
         assert!(shown.contains("db:5432/saas"), "{shown}");
+    }
+
+    #[test]
+    fn tenant_settings_have_defaults_and_the_master_password_is_redacted() {
+        let config = Config::from_vars(&vars(&[
+            ("DATABASE_URL", "postgres://postgres@127.0.0.1/saas"),
+            ("ODOO_URL", "http://127.0.0.1:8069"),
+            ("ODOO_MASTER_PASSWORD", "sup3r-secret"),
+        ]))
+        .expect("valid");
+        assert_eq!(config.odoo_admin_url, config.odoo_url);
+        assert_eq!(config.odoo_version, 18);
+        assert_eq!(config.warm_pool_size, 2);
+        assert_eq!(config.worker_concurrency, 4);
+        assert!(config.run_workers);
+        assert_eq!(config.tenant_db_prefix, "t_");
+        assert!(!format!("{config:?}").contains("sup3r-secret"));
+    }
+
+    #[test]
+    fn bad_tenant_settings_name_their_variable() {
+        let errors = Config::from_vars(&vars(&[
+            ("DATABASE_URL", "postgres://postgres@127.0.0.1/saas"),
+            ("WARM_POOL_SIZE", "lots"),
+            ("TENANT_DB_PREFIX", "T-"),
+            ("RUN_WORKERS", "maybe"),
+        ]))
+        .expect_err("invalid");
+        let text = errors.to_string();
+        assert_eq!(text.lines().count(), 3, "{text}");
+        for name in ["WARM_POOL_SIZE", "TENANT_DB_PREFIX", "RUN_WORKERS"] {
+            assert!(text.contains(name), "{name} missing in {text}");
+        }
     }
 
     #[test]

@@ -1,4 +1,5 @@
-//! The HTTP application: portals (Leptos SSR), health, metrics and the POS PWA's files.
+//! The HTTP application: portals (Leptos SSR), the JSON API (`/api/v1`), health, metrics
+//! and the POS PWA's files.
 
 use crate::config::Config;
 use crate::{health, observability};
@@ -66,8 +67,16 @@ pub fn router(config: Arc<Config>, pool: PgPool) -> Router {
     });
     let routes = generate_route_list(App);
     let leptos_options = state.leptos.clone();
+    let api = match crate::platform::Platform::new(config.clone(), pool.clone()) {
+        Ok(platform) => crate::api::router(platform),
+        Err(error) => {
+            tracing::error!(%error, "the JSON API is not mounted");
+            Router::new()
+        }
+    };
 
     Router::new()
+        .nest("/api/v1", api)
         .route("/healthz", get(health::healthz))
         .route("/readyz", get(health::readyz))
         .route("/metrics", get(health::metrics))

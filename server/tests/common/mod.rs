@@ -7,6 +7,8 @@ use sqlx::{Connection, PgConnection};
 use std::collections::HashMap;
 use std::sync::Arc;
 
+pub mod harness;
+
 /// The PostgreSQL server tests use; override with TEST_PG_URL (no database name).
 pub fn pg_server_url() -> String {
     std::env::var("TEST_PG_URL").unwrap_or_else(|_| "postgres://postgres@127.0.0.1:5432".to_owned())
@@ -48,16 +50,21 @@ impl TestDb {
         let mut conn = PgConnection::connect(&format!("{}/postgres", pg_server_url()))
             .await
             .expect("connect to postgres");
-        sqlx::query(&format!("DROP DATABASE IF EXISTS \"{}\" WITH (FORCE)", self.name))
-            .execute(&mut conn)
-            .await
-            .expect("drop test database");
+        sqlx::query(&format!(
+            "DROP DATABASE IF EXISTS \"{}\" WITH (FORCE)",
+            self.name
+        ))
+        .execute(&mut conn)
+        .await
+        .expect("drop test database");
     }
 }
 
 /// The app served on an ephemeral port; returns its base URL.
 pub async fn spawn_app(config: Config, pool: sqlx::PgPool) -> String {
-    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.expect("bind");
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0")
+        .await
+        .expect("bind");
     let addr = listener.local_addr().expect("addr");
     let app = server::web::router(Arc::new(config), pool);
     tokio::spawn(async move {

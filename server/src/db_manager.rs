@@ -1,0 +1,629 @@
+//! DDL on tenant, template and standby databases: clone, claim, neutralize, suspend,
+//! resume, back up, drop.
+//!
+//! Every database name is a [`DbName`], which only this module's constructors can build
+//! and which is checked against `^[a-z][a-z0-9_-]{0,62}$`; identifiers reach SQL only
+//! through [`DbName::quoted`] (one quoting function, `db::quote_identifier`), and every
+//! other value is a bind parameter.
+
+use crate::db::quote_identifier;
+use secrecy::{ExposeSecret, SecretString};
+use sqlx::postgres::{PgConnectOptions, PgPoolOptions};
+use sqlx::{ConnectOptions, Connection, PgConnection, PgPool};
+use std::fmt;
+use std::path::{Path, PathBuf};
+use std::time::Duration;
+use uuid::Uuid;
+
+/// A validated PostgreSQL database name the platform manages.
+#[derive(Clone, Debug, PartialEq, Eq, Hash, PartialOrd, Ord)]
+pub struct DbName(String);
+
+impl DbName {
+    /// Checks a name read back from our own tables (or built below).
+    pub fn parse(name: &str) -> Result<DbName, DbManagerError> {
+        let mut chars = name.chars();
+        let first_ok = chars.next().is_some_and(|c| c.is_ascii_lowercase());
+        let rest_ok =
+            chars.all(|c| c.is_ascii_lowercase() || c.is_ascii_digit() || c == '_' || c == '-');
+        if first_ok && rest_ok && name.len() <= 63 {
+            Ok(DbName(name.to_owned()))
+        } else {
+            Err(DbManagerError::InvalidName(name.to_owned()))
+        }
+    }
+
+    /// `<prefix><slug>`: the database of a tenant (`t_acme`).
+    pub fn tenant(prefix: &str, slug: &str) -> Result<DbName, DbManagerError> {
+        DbName::parse(&format!("{prefix}{slug}"))
+    }
+
+    /// `tmpl_<odoo major>_<plan key>`: the template of a plan.
+    pub fn template(odoo_version: u32, plan_key: &str) -> Result<DbName, DbManagerError> {
+        DbName::parse(&format!("tmpl_{odoo_version}_{plan_key}"))
+    }
+
+    /// `pool_<template>_<short random>`: a standby copy of a template.
+    pub fn standby(template: &DbName) -> Result<DbName, DbManagerError> {
+        let random = Uuid::new_v4().simple().to_string();
+        DbName::parse(&format!("pool_{}_{}", template.0, &random[..8]))
+    }
+
+    /// The name as it is.
+    pub fn as_str(&self) -> &str {
+        &self.0
+    }
+
+    /// The name quoted for DDL.
+    pub fn quoted(&self) -> String {
+        quote_identifier(&self.0)
+    }
+}
+
+impl fmt::Display for DbName {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(&self.0)
+    }
+}
+
+/// What went wrong managing a database.
+#[derive(Debug, thiserror::Error)]
+pub enum DbManagerError {
+    /// A name that does not fit the pattern of managed databases.
+    #[error("'{0}' is not a valid managed database name")]
+    InvalidName(String),
+    /// The database does not exist.
+    #[error("database {0} does not exist")]
+    NotFound(DbName),
+    /// PostgreSQL refused or failed a statement.
+    #[error("PostgreSQL error while {doing} ({db}): {source}")]
+    Postgres {
+        /// What we were doing.
+        doing: &'static str,
+        /// The database concerned.
+        db: String,
+        /// The driver's error.
+        #[source]
+        source: sqlx::Error,
+    },
+    /// A file operation (filestore, backup) failed.
+    #[error("{doing} failed: {source}")]
+    Io {
+        /// What we were doing.
+        doing: String,
+        /// The OS error.
+        #[source]
+        source: std::io::Error,
+    },
+    /// `pg_dump` failed.
+    #[error("pg_dump of {db} failed: {message}")]
+    Backup {
+        /// The database.
+        db: String,
+        /// pg_dump's stderr.
+        message: String,
+    },
+}
+
+impl DbManagerError {
+    /// True for errors a retry may cure (connection problems, locks, a busy database).
+    pub fn is_transient(&self) -> bool {
+        match self {
+            DbManagerError::Postgres { source, .. } => match source {
+                sqlx::Error::Database(e) => {
+                    // 55006 object in use, 55P03 lock not available, 57P0x shutdown/restart,
+                    // 53xxx resources, 08xxx connection, 40001/40P01 serialization/deadlock.
+                    let code = e.code().map(|c| c.into_owned()).unwrap_or_default();
+                    code == "55006"
+                        || code == "55P03"
+                        || code.starts_with("57P")
+                        || code.starts_with("53")
+                        || code.starts_with("08")
+                        || code.starts_with("40")
+                }
+                sqlx::Error::Io(_)
+                | sqlx::Error::PoolTimedOut
+                | sqlx::Error::PoolClosed
+                | sqlx::Error::Protocol(_)
+                | sqlx::Error::Tls(_)
+                | sqlx::Error::WorkerCrashed => true,
+                _ => false,
+            },
+            DbManagerError::Io { .. } | DbManagerError::Backup { .. } => true,
+            DbManagerError::InvalidName(_) | DbManagerError::NotFound(_) => false,
+        }
+    }
+}
+
+fn pg(doing: &'static str, db: &DbName) -> impl FnOnce(sqlx::Error) -> DbManagerError {
+    let db = db.0.clone();
+    move |source| DbManagerError::Postgres { doing, db, source }
+}
+
+fn is_code(e: &sqlx::Error, code: &str) -> bool {
+    matches!(e, sqlx::Error::Database(d) if d.code().as_deref() == Some(code))
+}
+
+/// How a clone was neutralized: the values Odoo's duplicate resets, and the owner.
+#[derive(Clone)]
+pub struct Neutralize {
+    /// Tenant id written as `saas.tenant_id`: marks the clone as already neutralized.
+    pub tenant_id: Uuid,
+    /// Public URL, `https://<slug>.<domain>` (`web.base.url`).
+    pub base_url: String,
+    /// Admin login (the owner's email).
+    pub admin_login: String,
+    /// Admin display name.
+    pub admin_name: String,
+    /// Odoo-format hash of the admin's password.
+    pub admin_password_hash: SecretString,
+    /// Name of the main company.
+    pub company_name: String,
+}
+
+/// Result of a create-like step.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Outcome {
+    /// Done now.
+    Done,
+    /// Was already so (a retried step).
+    AlreadyDone,
+}
+
+/// Connection details `pg_dump` needs.
+#[derive(Clone)]
+struct DumpTarget {
+    host: String,
+    port: u16,
+    user: String,
+    password: Option<SecretString>,
+}
+
+/// Runs DDL on the cluster of the platform database.
+#[derive(Clone)]
+pub struct DbManager {
+    maintenance: PgPool,
+    options: PgConnectOptions,
+    dump: DumpTarget,
+    filestore_dir: Option<PathBuf>,
+    backup_dir: PathBuf,
+}
+
+impl DbManager {
+    /// A manager on the cluster of `database_url` (connects lazily to its `postgres` database).
+    pub fn new(
+        database_url: &SecretString,
+        filestore_dir: Option<PathBuf>,
+        backup_dir: PathBuf,
+        max_connections: u32,
+    ) -> Result<DbManager, crate::db::DbError> {
+        let options = crate::db::connect_options(database_url)?;
+        let url = url::Url::parse(database_url.expose_secret())
+            .map_err(|e| crate::db::DbError::BadUrl(e.to_string()))?;
+        let dump = DumpTarget {
+            host: options.get_host().to_owned(),
+            port: options.get_port(),
+            user: options.get_username().to_owned(),
+            password: url.password().map(|p| SecretString::from(p.to_owned())),
+        };
+        let maintenance = PgPoolOptions::new()
+            .max_connections(max_connections.max(2))
+            .min_connections(0)
+            .acquire_timeout(Duration::from_secs(10))
+            .idle_timeout(Duration::from_secs(60))
+            .connect_lazy_with(options.clone().database("postgres"));
+        Ok(DbManager {
+            maintenance,
+            options,
+            dump,
+            filestore_dir,
+            backup_dir,
+        })
+    }
+
+    /// The pool on the maintenance database (for callers that time DDL themselves).
+    pub fn maintenance_pool(&self) -> &PgPool {
+        &self.maintenance
+    }
+
+    /// Whether the database exists.
+    pub async fn exists(&self, db: &DbName) -> Result<bool, DbManagerError> {
+        sqlx::query_scalar("SELECT EXISTS (SELECT 1 FROM pg_database WHERE datname = $1)")
+            .bind(db.as_str())
+            .fetch_one(&self.maintenance)
+            .await
+            .map_err(pg("looking the database up", db))
+    }
+
+    /// Whether the database accepts connections (`datallowconn`); `None` if absent.
+    pub async fn allows_connections(&self, db: &DbName) -> Result<Option<bool>, DbManagerError> {
+        sqlx::query_scalar("SELECT datallowconn FROM pg_database WHERE datname = $1")
+            .bind(db.as_str())
+            .fetch_optional(&self.maintenance)
+            .await
+            .map_err(pg("reading datallowconn", db))
+    }
+
+    /// Names of existing databases starting with `prefix` (pool and test clean-up).
+    pub async fn list_with_prefix(&self, prefix: &str) -> Result<Vec<DbName>, DbManagerError> {
+        let names: Vec<String> = sqlx::query_scalar(
+            "SELECT datname::text FROM pg_database WHERE starts_with(datname, $1) ORDER BY 1",
+        )
+        .bind(prefix)
+        .fetch_all(&self.maintenance)
+        .await
+        .map_err(|source| DbManagerError::Postgres {
+            doing: "listing databases",
+            db: prefix.to_owned(),
+            source,
+        })?;
+        names.iter().map(|n| DbName::parse(n)).collect()
+    }
+
+    /// `CREATE DATABASE target TEMPLATE template`; `AlreadyDone` if `target` exists.
+    pub async fn clone_template(
+        &self,
+        template: &DbName,
+        target: &DbName,
+    ) -> Result<Outcome, DbManagerError> {
+        let sql = format!(
+            "CREATE DATABASE {} TEMPLATE {}",
+            target.quoted(),
+            template.quoted()
+        );
+        match sqlx::query(&sql).execute(&self.maintenance).await {
+            Ok(_) => Ok(Outcome::Done),
+            Err(e) if is_code(&e, "42P04") => Ok(Outcome::AlreadyDone),
+            Err(e) if is_code(&e, "3D000") => Err(DbManagerError::NotFound(template.clone())),
+            Err(e) => Err(pg("cloning the template", target)(e)),
+        }
+    }
+
+    /// `ALTER DATABASE from RENAME TO to` (claims a standby database).
+    pub async fn rename(&self, from: &DbName, to: &DbName) -> Result<(), DbManagerError> {
+        let sql = format!("ALTER DATABASE {} RENAME TO {}", from.quoted(), to.quoted());
+        match sqlx::query(&sql).execute(&self.maintenance).await {
+            Ok(_) => Ok(()),
+            Err(e) if is_code(&e, "3D000") => Err(DbManagerError::NotFound(from.clone())),
+            Err(e) => Err(pg("renaming the database", from)(e)),
+        }
+    }
+
+    /// Closes a template: no connections, marked as a template.
+    pub async fn close_template(&self, db: &DbName) -> Result<(), DbManagerError> {
+        let sql = format!(
+            "ALTER DATABASE {} WITH ALLOW_CONNECTIONS false IS_TEMPLATE true",
+            db.quoted()
+        );
+        sqlx::query(&sql)
+            .execute(&self.maintenance)
+            .await
+            .map_err(pg("closing the template", db))?;
+        self.terminate_sessions(db).await
+    }
+
+    /// Makes a template droppable again (`IS_TEMPLATE false`).
+    pub async fn unmark_template(&self, db: &DbName) -> Result<(), DbManagerError> {
+        let sql = format!("ALTER DATABASE {} WITH IS_TEMPLATE false", db.quoted());
+        sqlx::query(&sql)
+            .execute(&self.maintenance)
+            .await
+            .map_err(pg("unmarking the template", db))?;
+        Ok(())
+    }
+
+    /// Renames the filestore folder along with its database (when both exist).
+    pub async fn rename_filestore(&self, from: &DbName, to: &DbName) -> Result<(), DbManagerError> {
+        let Some(dir) = &self.filestore_dir else {
+            return Ok(());
+        };
+        let (source, target) = (dir.join(from.as_str()), dir.join(to.as_str()));
+        if !tokio::fs::try_exists(&source).await.unwrap_or(false) {
+            return Ok(());
+        }
+        if tokio::fs::try_exists(&target).await.unwrap_or(false) {
+            tokio::fs::remove_dir_all(&target)
+                .await
+                .map_err(|source| DbManagerError::Io {
+                    doing: format!("removing {}", target.display()),
+                    source,
+                })?;
+        }
+        tokio::fs::rename(&source, &target)
+            .await
+            .map_err(|source| DbManagerError::Io {
+                doing: format!("renaming {}", source_display(dir, from)),
+                source,
+            })
+    }
+
+    /// Suspends: refuses new connections and ends the open sessions.
+    pub async fn suspend(&self, db: &DbName) -> Result<(), DbManagerError> {
+        let sql = format!(
+            "ALTER DATABASE {} WITH ALLOW_CONNECTIONS false",
+            db.quoted()
+        );
+        match sqlx::query(&sql).execute(&self.maintenance).await {
+            Ok(_) => {}
+            Err(e) if is_code(&e, "3D000") => return Err(DbManagerError::NotFound(db.clone())),
+            Err(e) => return Err(pg("suspending the database", db)(e)),
+        }
+        self.terminate_sessions(db).await
+    }
+
+    /// Resumes: accepts connections again.
+    pub async fn resume(&self, db: &DbName) -> Result<(), DbManagerError> {
+        let sql = format!("ALTER DATABASE {} WITH ALLOW_CONNECTIONS true", db.quoted());
+        match sqlx::query(&sql).execute(&self.maintenance).await {
+            Ok(_) => Ok(()),
+            Err(e) if is_code(&e, "3D000") => Err(DbManagerError::NotFound(db.clone())),
+            Err(e) => Err(pg("resuming the database", db)(e)),
+        }
+    }
+
+    /// Ends every session on the database.
+    pub async fn terminate_sessions(&self, db: &DbName) -> Result<(), DbManagerError> {
+        sqlx::query("SELECT pg_terminate_backend(pid) FROM pg_stat_activity WHERE datname = $1 AND pid <> pg_backend_pid()")
+            .bind(db.as_str())
+            .execute(&self.maintenance)
+            .await
+            .map_err(pg("terminating sessions", db))?;
+        Ok(())
+    }
+
+    /// `DROP DATABASE IF EXISTS ... WITH (FORCE)` and removes its filestore folder.
+    pub async fn drop_database(&self, db: &DbName) -> Result<Outcome, DbManagerError> {
+        let existed = self.exists(db).await?;
+        let sql = format!("DROP DATABASE IF EXISTS {} WITH (FORCE)", db.quoted());
+        sqlx::query(&sql)
+            .execute(&self.maintenance)
+            .await
+            .map_err(pg("dropping the database", db))?;
+        if let Some(dir) = &self.filestore_dir {
+            let folder = dir.join(db.as_str());
+            match tokio::fs::remove_dir_all(&folder).await {
+                Ok(()) => {}
+                Err(e) if e.kind() == std::io::ErrorKind::NotFound => {}
+                Err(source) => {
+                    return Err(DbManagerError::Io {
+                        doing: format!("removing {}", folder.display()),
+                        source,
+                    })
+                }
+            }
+        }
+        Ok(if existed {
+            Outcome::Done
+        } else {
+            Outcome::AlreadyDone
+        })
+    }
+
+    /// Opens one connection to a managed database.
+    pub async fn connect_to(&self, db: &DbName) -> Result<PgConnection, DbManagerError> {
+        self.options
+            .clone()
+            .database(db.as_str())
+            .connect()
+            .await
+            .map_err(pg("connecting to the database", db))
+    }
+
+    /// Neutralizes a clone the way Odoo's `duplicate_database` does (the six
+    /// `ir_config_parameter` keys), then sets the admin's login, password hash and the
+    /// company name, all in one transaction with a marker so a retry does nothing twice.
+    pub async fn neutralize(&self, db: &DbName, n: &Neutralize) -> Result<Outcome, DbManagerError> {
+        let mut conn = self.connect_to(db).await?;
+        let result = async {
+            let mut tx = conn.begin().await.map_err(pg("starting the neutralization", db))?;
+            let marker: Option<String> =
+                sqlx::query_scalar("SELECT value FROM ir_config_parameter WHERE key = 'saas.tenant_id'")
+                    .fetch_optional(&mut *tx)
+                    .await
+                    .map_err(pg("reading the neutralization marker", db))?;
+            if marker.as_deref() == Some(n.tenant_id.to_string().as_str()) {
+                return Ok(Outcome::AlreadyDone);
+            }
+            let now = chrono::Utc::now().format("%Y-%m-%d %H:%M:%S").to_string();
+            let keys = [
+                "database.secret",
+                "database.uuid",
+                "database.create_date",
+                "web.base.url",
+                "base.login_cooldown_after",
+                "base.login_cooldown_duration",
+                "saas.tenant_id",
+            ];
+            let values = [
+                Uuid::new_v4().to_string(),
+                Uuid::new_v4().to_string(),
+                now,
+                n.base_url.clone(),
+                "10".to_owned(),
+                "60".to_owned(),
+                n.tenant_id.to_string(),
+            ];
+            // One round trip per statement, few statements: this is on the sign-up path.
+            sqlx::query(
+                "INSERT INTO ir_config_parameter (key, value, create_uid, write_uid, create_date, write_date) \
+                 SELECT k, v, 1, 1, now() at time zone 'utc', now() at time zone 'utc' FROM unnest($1::text[], $2::text[]) AS p(k, v) \
+                 ON CONFLICT (key) DO UPDATE SET value = EXCLUDED.value, write_uid = 1, \
+                 write_date = now() at time zone 'utc'",
+            )
+            .bind(&keys[..])
+            .bind(&values[..])
+            .execute(&mut *tx)
+            .await
+            .map_err(pg("resetting ir_config_parameter", db))?;
+            sqlx::query(
+                "WITH admin AS (UPDATE res_users SET login = $1, password = $2, write_date = now() at time zone 'utc' \
+                 WHERE id = 2 RETURNING partner_id), \
+                 company AS (UPDATE res_company SET name = $4, email = $1 WHERE id = 1 RETURNING partner_id) \
+                 UPDATE res_partner p SET name = CASE WHEN p.id IN (SELECT partner_id FROM admin) THEN $3 ELSE $4 END, email = $1 \
+                 WHERE p.id IN (SELECT partner_id FROM admin UNION ALL SELECT partner_id FROM company)",
+            )
+            .bind(&n.admin_login)
+            .bind(n.admin_password_hash.expose_secret())
+            .bind(&n.admin_name)
+            .bind(&n.company_name)
+            .execute(&mut *tx)
+            .await
+            .map_err(pg("setting the admin and the company", db))?;
+            tx.commit().await.map_err(pg("committing the neutralization", db))?;
+            Ok(Outcome::Done)
+        }
+        .await;
+        let _ = conn.close().await;
+        result
+    }
+
+    /// Writes a password hash for the admin (id 2) directly.
+    pub async fn set_admin_password_hash(
+        &self,
+        db: &DbName,
+        hash: &SecretString,
+    ) -> Result<(), DbManagerError> {
+        let mut conn = self.connect_to(db).await?;
+        let result = sqlx::query("UPDATE res_users SET password = $1 WHERE id = 2")
+            .bind(hash.expose_secret())
+            .execute(&mut conn)
+            .await
+            .map(|_| ())
+            .map_err(pg("setting the admin's password", db));
+        let _ = conn.close().await;
+        result
+    }
+
+    /// The admin's login (id 2), if the database has one.
+    pub async fn admin_login(&self, db: &DbName) -> Result<Option<String>, DbManagerError> {
+        let mut conn = self.connect_to(db).await?;
+        let result = sqlx::query_scalar("SELECT login FROM res_users WHERE id = 2")
+            .fetch_optional(&mut conn)
+            .await
+            .map_err(pg("reading the admin's login", db));
+        let _ = conn.close().await;
+        result
+    }
+
+    /// Copies `<filestore>/<from>` to `<filestore>/<to>` when a filestore is configured and
+    /// the source exists; a finished copy is left alone.
+    pub async fn copy_filestore(
+        &self,
+        from: &DbName,
+        to: &DbName,
+    ) -> Result<Outcome, DbManagerError> {
+        let Some(dir) = self.filestore_dir.clone() else {
+            return Ok(Outcome::AlreadyDone);
+        };
+        let (source, target) = (dir.join(from.as_str()), dir.join(to.as_str()));
+        let partial = dir.join(format!(".{}.partial", to.as_str()));
+        tokio::task::spawn_blocking(move || -> Result<Outcome, DbManagerError> {
+            let io = |doing: String| move |source| DbManagerError::Io { doing, source };
+            if target.exists() || !source.exists() {
+                return Ok(Outcome::AlreadyDone);
+            }
+            if partial.exists() {
+                std::fs::remove_dir_all(&partial)
+                    .map_err(io(format!("removing {}", partial.display())))?;
+            }
+            copy_dir(&source, &partial).map_err(io(format!("copying {}", source.display())))?;
+            std::fs::rename(&partial, &target)
+                .map_err(io(format!("renaming to {}", target.display())))?;
+            Ok(Outcome::Done)
+        })
+        .await
+        .map_err(|e| DbManagerError::Io {
+            doing: "copying the filestore".into(),
+            source: std::io::Error::other(e),
+        })?
+    }
+
+    /// `pg_dump -Fc` of the database into the backup folder; returns the file written.
+    pub async fn backup(&self, db: &DbName) -> Result<PathBuf, DbManagerError> {
+        let io = |doing: String| move |source| DbManagerError::Io { doing, source };
+        tokio::fs::create_dir_all(&self.backup_dir)
+            .await
+            .map_err(io(format!("creating {}", self.backup_dir.display())))?;
+        let stamp = chrono::Utc::now().format("%Y%m%dT%H%M%SZ");
+        let file = self
+            .backup_dir
+            .join(format!("{}-{stamp}.dump", db.as_str()));
+        let mut command = tokio::process::Command::new("pg_dump");
+        command
+            .arg("--format=custom")
+            .arg("--no-password")
+            .arg("--host")
+            .arg(&self.dump.host)
+            .arg("--port")
+            .arg(self.dump.port.to_string())
+            .arg("--username")
+            .arg(&self.dump.user)
+            .arg("--file")
+            .arg(&file)
+            .arg("--dbname")
+            .arg(db.as_str());
+        if let Some(password) = &self.dump.password {
+            command.env("PGPASSWORD", password.expose_secret());
+        }
+        let output = command
+            .output()
+            .await
+            .map_err(io("running pg_dump".to_owned()))?;
+        if !output.status.success() {
+            return Err(DbManagerError::Backup {
+                db: db.0.clone(),
+                message: String::from_utf8_lossy(&output.stderr).trim().to_owned(),
+            });
+        }
+        Ok(file)
+    }
+}
+
+fn source_display(dir: &Path, db: &DbName) -> String {
+    dir.join(db.as_str()).display().to_string()
+}
+
+fn copy_dir(from: &Path, to: &Path) -> std::io::Result<()> {
+    std::fs::create_dir_all(to)?;
+    for entry in std::fs::read_dir(from)? {
+        let entry = entry?;
+        let target = to.join(entry.file_name());
+        if entry.file_type()?.is_dir() {
+            copy_dir(&entry.path(), &target)?;
+        } else {
+            std::fs::copy(entry.path(), &target)?;
+        }
+    }
+    Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn names_are_checked_against_the_managed_pattern() {
+        assert_eq!(
+            DbName::tenant("t_", "acme-shop").expect("valid").as_str(),
+            "t_acme-shop"
+        );
+        assert_eq!(
+            DbName::template(18, "basic").expect("valid").as_str(),
+            "tmpl_18_basic"
+        );
+        for bad in [
+            "",
+            "1abc",
+            "T_acme",
+            "t_a\"; DROP DATABASE x; --",
+            "t acme",
+            &"a".repeat(64),
+        ] {
+            assert!(DbName::parse(bad).is_err(), "{bad} accepted");
+        }
+        let tmpl = DbName::template(18, "basic").expect("valid");
+        let pool = DbName::standby(&tmpl).expect("valid");
+        assert!(pool.as_str().starts_with("pool_tmpl_18_basic_"), "{pool}");
+        assert_eq!(pool.quoted(), format!("\"{pool}\""));
+    }
+}

@@ -1,0 +1,452 @@
+//! Tenant requests: plain typed inputs in, typed results or [`ServiceError`]s out. The API
+//! and the portals call these; every change is enqueued as a job in the same transaction.
+
+use super::{OwnerEmail, SlugError, Tenant, TenantSlug, TenantState, TENANT_COLUMNS};
+use crate::audit::{self, Actor};
+use crate::jobs::kinds;
+use crate::plans;
+use crate::platform::Platform;
+use crate::service::{unique_violation, ServiceError};
+use job_queue::NewJob;
+use secrecy::{ExposeSecret, SecretString};
+use serde::Serialize;
+use serde_json::json;
+use utoipa::ToSchema;
+use uuid::Uuid;
+
+/// A request for a new tenant.
+#[derive(Debug, Clone)]
+pub struct CreateTenant {
+    /// Wanted slug.
+    pub slug: String,
+    /// Plan key.
+    pub plan: String,
+    /// Owner's email (the Odoo admin login).
+    pub owner_email: String,
+    /// Owner's name.
+    pub owner_name: String,
+    /// Owner's password for Odoo (hashed at once, never stored in clear).
+    pub owner_password: SecretString,
+    /// Main company name.
+    pub company_name: String,
+    /// Further companies: multi-company when not empty.
+    pub extra_companies: Vec<String>,
+}
+
+/// A long operation accepted: the tenant as it is now and the job doing the work.
+#[derive(Debug, Clone, Serialize, ToSchema)]
+pub struct Accepted {
+    /// The tenant.
+    pub tenant: Tenant,
+    /// The job's id.
+    pub job_id: Uuid,
+}
+
+/// Filters of the tenant list.
+#[derive(Debug, Clone, Default)]
+pub struct TenantFilter {
+    /// Only this state.
+    pub state: Option<TenantState>,
+    /// Only this plan (key).
+    pub plan: Option<String>,
+    /// Substring of slug, owner email or company name.
+    pub search: Option<String>,
+}
+
+/// One page of tenants, newest first.
+#[derive(Debug, Clone, Serialize, ToSchema)]
+pub struct TenantPage {
+    /// The tenants.
+    pub items: Vec<Tenant>,
+    /// Pass as `cursor` for the next page; absent on the last.
+    pub next_cursor: Option<String>,
+    /// Matching tenants on all pages.
+    pub total: i64,
+}
+
+const MIN_PASSWORD: usize = 8;
+
+fn check_text(field: &'static str, value: &str, max: usize) -> Result<String, ServiceError> {
+    let v = value.trim();
+    if v.is_empty() || v.chars().count() > max || v.chars().any(char::is_control) {
+        return Err(ServiceError::invalid(
+            "invalid",
+            field,
+            format!("{field} must have 1 to {max} characters."),
+        ));
+    }
+    Ok(v.to_owned())
+}
+
+/// Validates, stores the tenant as `requested` and enqueues its provisioning.
+pub async fn create(
+    p: &Platform,
+    actor: &Actor,
+    input: CreateTenant,
+) -> Result<Accepted, ServiceError> {
+    let slug = TenantSlug::parse(&input.slug).map_err(|e| match e {
+        SlugError::Syntax => ServiceError::invalid(
+            "slug_invalid",
+            "slug",
+            "A name has 3 to 32 lowercase letters, digits or hyphens, starts with a letter and does not end with a hyphen.",
+        ),
+        SlugError::Reserved => ServiceError::invalid(
+            "slug_reserved",
+            "slug",
+            format!("The name '{}' is reserved.", input.slug.trim()),
+        ),
+    })?;
+    let email = OwnerEmail::parse(&input.owner_email).ok_or_else(|| {
+        ServiceError::invalid(
+            "email_invalid",
+            "owner_email",
+            "This is not an email address.",
+        )
+    })?;
+    let owner_name = check_text("owner_name", &input.owner_name, 100)?;
+    let company_name = check_text("company_name", &input.company_name, 100)?;
+    let mut extra = Vec::new();
+    for name in &input.extra_companies {
+        let name = check_text("extra_companies", name, 100)?;
+        if name == company_name || extra.contains(&name) {
+            return Err(ServiceError::invalid(
+                "company_duplicate",
+                "extra_companies",
+                format!("The company '{name}' is named twice."),
+            ));
+        }
+        extra.push(name);
+    }
+    let password = input.owner_password.expose_secret();
+    if password.chars().count() < MIN_PASSWORD || password.len() > 128 {
+        return Err(ServiceError::invalid(
+            "password_weak",
+            "owner_password",
+            format!("The password must have {MIN_PASSWORD} to 128 characters."),
+        ));
+    }
+    let plan = plans::get_by_key(p, input.plan.trim())
+        .await?
+        .filter(|plan| plan.active)
+        .ok_or_else(|| {
+            ServiceError::invalid(
+                "plan_unknown",
+                "plan",
+                format!("There is no plan '{}'.", input.plan.trim()),
+            )
+        })?;
+    if extra.len() + 1 > usize::try_from(plan.max_companies).unwrap_or(1) {
+        return Err(ServiceError::invalid(
+            "too_many_companies",
+            "extra_companies",
+            format!(
+                "The plan '{}' allows {} companies.",
+                plan.key, plan.max_companies
+            ),
+        ));
+    }
+    let db_name = p.tenant_db(slug.as_str()).map_err(ServiceError::internal)?;
+    // Hash before the transaction: it costs a few hundred ms of CPU (Odoo's 600k rounds).
+    let hash = p.hash_password(password).await?;
+
+    let mut tx = p.pool.begin().await?;
+    let id: Uuid = sqlx::query_scalar(
+        "INSERT INTO tenants (slug, db_name, hostname, plan_id, owner_email, owner_name, company_name, \
+         extra_companies, owner_password_hash, pending_op) \
+         VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, 'provision') RETURNING id",
+    )
+    .bind(slug.as_str())
+    .bind(db_name.as_str())
+    .bind(p.hostname(slug.as_str()))
+    .bind(plan.id)
+    .bind(email.as_str())
+    .bind(&owner_name)
+    .bind(&company_name)
+    .bind(&extra)
+    .bind(&hash)
+    .fetch_one(&mut *tx)
+    .await
+    .map_err(|e| match unique_violation(&e).as_deref() {
+        Some("tenants_slug_key" | "tenants_db_name_key") => ServiceError::Conflict {
+            code: "slug_taken",
+            message: format!("The name '{slug}' is already in use."),
+            field: Some("slug"),
+        },
+        _ => e.into(),
+    })?;
+    let job_id = job_queue::enqueue(
+        &mut *tx,
+        NewJob::new(kinds::PROVISION, json!({"tenant_id": id}))
+            .with_tenant(id)
+            .with_max_attempts(8)
+            .with_dedupe_key(format!("tenant:{id}:provision")),
+    )
+    .await?;
+    sqlx::query("UPDATE tenants SET pending_job_id = $2 WHERE id = $1")
+        .bind(id)
+        .bind(job_id)
+        .execute(&mut *tx)
+        .await?;
+    if matches!(plan.template_state.as_str(), "none" | "failed")
+        && p.config.odoo_master_password.is_some()
+    {
+        sqlx::query(
+            "UPDATE plans SET template_state = 'building', template_error = NULL WHERE id = $1",
+        )
+        .bind(plan.id)
+        .execute(&mut *tx)
+        .await?;
+        plans::enqueue_build(&mut tx, plan.id, false).await?;
+    }
+    audit::record(
+        &mut *tx,
+        actor,
+        "tenant.requested",
+        Some(id),
+        Some(job_id),
+        json!({"slug": slug.as_str(), "plan": plan.key, "owner_email": email.as_str(), "companies": 1 + extra.len()}),
+    )
+    .await?;
+    let tenant = fetch(&mut tx, id)
+        .await?
+        .ok_or(ServiceError::NotFound("tenant"))?;
+    tx.commit().await?;
+    Ok(Accepted { tenant, job_id })
+}
+
+async fn fetch(conn: &mut sqlx::PgConnection, id: Uuid) -> Result<Option<Tenant>, sqlx::Error> {
+    sqlx::query_as(&format!(
+        "SELECT {TENANT_COLUMNS} FROM tenants t JOIN plans p ON p.id = t.plan_id WHERE t.id = $1"
+    ))
+    .bind(id)
+    .fetch_optional(conn)
+    .await
+}
+
+/// One tenant by id or slug.
+pub async fn get(p: &Platform, id_or_slug: &str) -> Result<Tenant, ServiceError> {
+    let query = format!(
+        "SELECT {TENANT_COLUMNS} FROM tenants t JOIN plans p ON p.id = t.plan_id WHERE {}",
+        if Uuid::parse_str(id_or_slug).is_ok() {
+            "t.id = $1::uuid"
+        } else {
+            "t.slug = $1"
+        }
+    );
+    sqlx::query_as(&query)
+        .bind(id_or_slug)
+        .fetch_optional(&p.pool)
+        .await?
+        .ok_or(ServiceError::NotFound("tenant"))
+}
+
+/// Encodes a list cursor (`<micros>_<id>` of the last item).
+fn encode_cursor(t: &Tenant) -> String {
+    format!("{}_{}", t.created_at.timestamp_micros(), t.id)
+}
+
+fn decode_cursor(s: &str) -> Option<(chrono::DateTime<chrono::Utc>, Uuid)> {
+    let (micros, id) = s.split_once('_')?;
+    Some((
+        chrono::DateTime::from_timestamp_micros(micros.parse().ok()?)?,
+        id.parse().ok()?,
+    ))
+}
+
+/// Lists tenants newest first, `limit` (1–200) at a time after `cursor`.
+pub async fn list(
+    p: &Platform,
+    filter: &TenantFilter,
+    limit: i64,
+    cursor: Option<&str>,
+) -> Result<TenantPage, ServiceError> {
+    if !(1..=200).contains(&limit) {
+        return Err(ServiceError::invalid(
+            "limit_invalid",
+            "limit",
+            "limit must be from 1 to 200.",
+        ));
+    }
+    let after = match cursor {
+        Some(c) => Some(decode_cursor(c).ok_or_else(|| {
+            ServiceError::invalid(
+                "cursor_invalid",
+                "cursor",
+                "This cursor was not given by a list call.",
+            )
+        })?),
+        None => None,
+    };
+    let search = filter
+        .search
+        .as_deref()
+        .map(str::trim)
+        .filter(|s| !s.is_empty())
+        .map(|s| {
+            format!(
+                "%{}%",
+                s.replace('\\', "\\\\")
+                    .replace('%', "\\%")
+                    .replace('_', "\\_")
+            )
+        });
+    let state = filter.state.map(TenantState::as_str);
+    let conditions = "($1::text IS NULL OR t.state = $1) AND ($2::text IS NULL OR p.key = $2) \
+         AND ($3::text IS NULL OR t.slug ILIKE $3 OR t.owner_email ILIKE $3 OR t.company_name ILIKE $3)";
+    let total: i64 = sqlx::query_scalar(&format!(
+        "SELECT count(*) FROM tenants t JOIN plans p ON p.id = t.plan_id WHERE {conditions}"
+    ))
+    .bind(state)
+    .bind(filter.plan.as_deref())
+    .bind(search.as_deref())
+    .fetch_one(&p.pool)
+    .await?;
+    let mut items: Vec<Tenant> = sqlx::query_as(&format!(
+        "SELECT {TENANT_COLUMNS} FROM tenants t JOIN plans p ON p.id = t.plan_id WHERE {conditions} \
+         AND ($4::timestamptz IS NULL OR (t.created_at, t.id) < ($4, $5)) \
+         ORDER BY t.created_at DESC, t.id DESC LIMIT $6"
+    ))
+    .bind(state)
+    .bind(filter.plan.as_deref())
+    .bind(search.as_deref())
+    .bind(after.map(|a| a.0))
+    .bind(after.map(|a| a.1))
+    .bind(limit + 1)
+    .fetch_all(&p.pool)
+    .await?;
+    let more = items.len() as i64 > limit;
+    items.truncate(usize::try_from(limit).unwrap_or(0));
+    let next_cursor = if more {
+        items.last().map(encode_cursor)
+    } else {
+        None
+    };
+    Ok(TenantPage {
+        items,
+        next_cursor,
+        total,
+    })
+}
+
+/// The operations a request can start on an existing tenant.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Operation {
+    /// Suspend.
+    Deactivate,
+    /// Resume.
+    Reactivate,
+    /// Drop (optionally after a backup).
+    Delete {
+        /// Take a `pg_dump -Fc` first.
+        backup: bool,
+    },
+}
+
+impl Operation {
+    fn name(self) -> &'static str {
+        match self {
+            Operation::Deactivate => "deactivate",
+            Operation::Reactivate => "reactivate",
+            Operation::Delete { .. } => "delete",
+        }
+    }
+
+    fn allowed_from(self) -> &'static [&'static str] {
+        match self {
+            Operation::Deactivate => &["active"],
+            Operation::Reactivate => &["suspended"],
+            Operation::Delete { .. } => &["active", "suspended", "failed"],
+        }
+    }
+
+    fn kind(self) -> &'static str {
+        match self {
+            Operation::Deactivate => kinds::DEACTIVATE,
+            Operation::Reactivate => kinds::REACTIVATE,
+            Operation::Delete { .. } => kinds::DELETE,
+        }
+    }
+}
+
+/// Starts deactivate / reactivate / delete: checks the transition in one conditional
+/// update (no racy pre-check), enqueues the job in the same transaction.
+pub async fn request(
+    p: &Platform,
+    actor: &Actor,
+    id_or_slug: &str,
+    op: Operation,
+) -> Result<Accepted, ServiceError> {
+    let current = get(p, id_or_slug).await?;
+    let allowed: Vec<String> = op.allowed_from().iter().map(|s| (*s).to_owned()).collect();
+    let mut tx = p.pool.begin().await?;
+    let new_state = match op {
+        Operation::Delete { .. } => Some("deleting"),
+        _ => None,
+    };
+    let updated: Option<Uuid> = sqlx::query_scalar(
+        "UPDATE tenants SET pending_op = $2, state = COALESCE($4, state), last_error = NULL, updated_at = now() \
+         WHERE id = $1 AND state = ANY($3) AND pending_op IS NULL RETURNING id",
+    )
+    .bind(current.id)
+    .bind(op.name())
+    .bind(&allowed)
+    .bind(new_state)
+    .fetch_optional(&mut *tx)
+    .await?;
+    if updated.is_none() {
+        let now = fetch(&mut tx, current.id)
+            .await?
+            .ok_or(ServiceError::NotFound("tenant"))?;
+        return Err(match now.pending_op {
+            Some(pending) if allowed.iter().any(|s| s == now.state.as_str()) => {
+                ServiceError::conflict(
+                    "operation_in_progress",
+                    format!(
+                        "The tenant '{}' is busy ({pending}); try again when its job is done.",
+                        now.slug
+                    ),
+                )
+            }
+            _ => ServiceError::conflict(
+                "illegal_transition",
+                format!(
+                    "Cannot {} the tenant '{}': it is {}.",
+                    op.name(),
+                    now.slug,
+                    now.state.as_str()
+                ),
+            ),
+        });
+    }
+    let payload = match op {
+        Operation::Delete { backup } => json!({"tenant_id": current.id, "backup": backup}),
+        _ => json!({"tenant_id": current.id}),
+    };
+    let job_id = job_queue::enqueue(
+        &mut *tx,
+        NewJob::new(op.kind(), payload)
+            .with_tenant(current.id)
+            .with_max_attempts(8)
+            .with_dedupe_key(format!("tenant:{}:{}", current.id, op.name())),
+    )
+    .await?;
+    sqlx::query("UPDATE tenants SET pending_job_id = $2 WHERE id = $1")
+        .bind(current.id)
+        .bind(job_id)
+        .execute(&mut *tx)
+        .await?;
+    audit::record(
+        &mut *tx,
+        actor,
+        &format!("tenant.{}_requested", op.name()),
+        Some(current.id),
+        Some(job_id),
+        json!({"from": current.state.as_str()}),
+    )
+    .await?;
+    let tenant = fetch(&mut tx, current.id)
+        .await?
+        .ok_or(ServiceError::NotFound("tenant"))?;
+    tx.commit().await?;
+    Ok(Accepted { tenant, job_id })
+}

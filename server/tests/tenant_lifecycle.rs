@@ -1,0 +1,530 @@
+//! The tenant lifecycle end to end, through the API, against real PostgreSQL and odoo-sim.
+
+mod common;
+
+use common::harness::{Options, Platform};
+use serde_json::{json, Value};
+use sqlx::{ConnectOptions, Connection};
+use std::time::Duration;
+
+async fn config_param(p: &Platform, db: &str, key: &str) -> String {
+    let mut c = p.db_options(db).connect().await.expect("connect tenant db");
+    let v: String = sqlx::query_scalar("SELECT value FROM ir_config_parameter WHERE key = $1")
+        .bind(key)
+        .fetch_one(&mut c)
+        .await
+        .expect("param");
+    let _ = c.close().await;
+    v
+}
+
+async fn template_uuid(p: &Platform, template: &str) -> String {
+    // The template refuses connections: open it just for this read.
+    let mut c = p.db_options("postgres").connect().await.expect("connect");
+    sqlx::query(&format!(
+        "ALTER DATABASE \"{template}\" WITH ALLOW_CONNECTIONS true"
+    ))
+    .execute(&mut c)
+    .await
+    .expect("open template");
+    let uuid = config_param(p, template, "database.uuid").await;
+    sqlx::query(&format!(
+        "ALTER DATABASE \"{template}\" WITH ALLOW_CONNECTIONS false"
+    ))
+    .execute(&mut c)
+    .await
+    .expect("close template");
+    let _ = c.close().await;
+    uuid
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn tenant_created_through_the_api_becomes_active_neutralized_and_answers_logins() {
+    let p = Platform::start(Options::default()).await;
+    let plan = p.plan_with_template("shop", &["point_of_sale"], 3).await;
+    let key = plan["key"].as_str().expect("key").to_owned();
+    let template = p.template_name(&key);
+
+    let (status, accepted) = p.post("/tenants", p.tenant_body("acme", &key)).await;
+    assert_eq!(status, 202, "{accepted}");
+    let job_url = accepted["job_url"].as_str().expect("job url");
+    assert!(job_url.starts_with("/api/v1/jobs/"), "{accepted}");
+    assert_eq!(accepted["tenant"]["state"], "requested");
+    let id = accepted["tenant"]["id"].as_str().expect("id").to_owned();
+    let tenant = p.wait_tenant(&id, "active", Duration::from_secs(60)).await;
+    let db = tenant["db_name"].as_str().expect("db").to_owned();
+    assert_eq!(db, format!("t{}_acme", p.id));
+    assert_eq!(tenant["hostname"], "acme.saas.test");
+    assert!(p.databases().await.contains(&db));
+
+    // Neutralized as Odoo's duplicate does.
+    assert_ne!(
+        config_param(&p, &db, "database.uuid").await,
+        template_uuid(&p, &template).await
+    );
+    assert_eq!(
+        config_param(&p, &db, "web.base.url").await,
+        "https://acme.saas.test"
+    );
+    assert_eq!(
+        config_param(&p, &db, "base.login_cooldown_after").await,
+        "10"
+    );
+
+    // The owner logs in over JSON-RPC with their own credentials; the modules are there.
+    let odoo = p.odoo();
+    let uid = odoo
+        .login(&db, "owner@acme.example.com", "correct horse battery")
+        .await
+        .expect("login call")
+        .expect("owner's credentials accepted");
+    assert_eq!(uid, 2);
+    assert_eq!(
+        odoo.login(&db, "owner@acme.example.com", "wrong")
+            .await
+            .expect("call"),
+        None
+    );
+    let object = odoo.object(db.as_str(), uid, "correct horse battery");
+    let pos = object
+        .search_read(
+            "ir.module.module",
+            json!([["name", "=", "point_of_sale"]]),
+            &["state"],
+            &Default::default(),
+        )
+        .await
+        .expect("modules");
+    assert_eq!(pos[0]["state"], "installed");
+    let company = object
+        .read("res.company", &[1], &["name"])
+        .await
+        .expect("company");
+    assert_eq!(company[0]["name"], "acme Ltd");
+
+    // Multi-company.
+    let mut body = p.tenant_body("globex", &key);
+    body["extra_companies"] = json!(["Globex West", "Globex East"]);
+    let (status, accepted) = p.post("/tenants", body).await;
+    assert_eq!(status, 202, "{accepted}");
+    let id = accepted["tenant"]["id"].as_str().expect("id").to_owned();
+    let tenant = p.wait_tenant(&id, "active", Duration::from_secs(60)).await;
+    let db2 = tenant["db_name"].as_str().expect("db").to_owned();
+    let uid = odoo
+        .login(&db2, "owner@globex.example.com", "correct horse battery")
+        .await
+        .expect("login call")
+        .expect("login");
+    let object = odoo.object(db2.as_str(), uid, "correct horse battery");
+    let companies = object
+        .search_read("res.company", json!([]), &["name"], &Default::default())
+        .await
+        .expect("companies");
+    let names: Vec<&str> = companies
+        .iter()
+        .filter_map(|c| c["name"].as_str())
+        .collect();
+    for name in ["globex Ltd", "Globex West", "Globex East"] {
+        assert!(names.contains(&name), "{name} missing in {names:?}");
+    }
+    let has_group = object
+        .execute_kw(
+            "res.users",
+            "has_group",
+            vec![json!([uid]), json!("base.group_multi_company")],
+            Default::default(),
+        )
+        .await
+        .expect("has_group");
+    assert_eq!(has_group, json!(true));
+    assert_ne!(
+        config_param(&p, &db, "database.uuid").await,
+        config_param(&p, &db2, "database.uuid").await
+    );
+
+    p.cleanup().await;
+}
+
+async fn can_connect(p: &Platform, db: &str) -> bool {
+    match p.db_options(db).connect().await {
+        Ok(c) => {
+            let _ = c.close().await;
+            true
+        }
+        Err(_) => false,
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn deactivated_tenant_refuses_connections_reactivate_restores_them_and_delete_keeps_the_audit_trail(
+) {
+    let p = Platform::start(Options {
+        warm_pool: 1,
+        ..Options::default()
+    })
+    .await;
+    let plan = p.plan_with_template("basic", &[], 1).await;
+    let key = plan["key"].as_str().expect("key").to_owned();
+    let (status, accepted) = p.post("/tenants", p.tenant_body("initech", &key)).await;
+    assert_eq!(status, 202, "{accepted}");
+    let id = accepted["tenant"]["id"].as_str().expect("id").to_owned();
+    let tenant = p.wait_tenant(&id, "active", Duration::from_secs(60)).await;
+    let db = tenant["db_name"].as_str().expect("db").to_owned();
+    assert!(can_connect(&p, &db).await);
+
+    // A session open before deactivation is ended, and new ones are refused.
+    let mut open = p.db_options(&db).connect().await.expect("open session");
+    let (status, body) = p
+        .post(&format!("/tenants/{id}/deactivate"), json!({}))
+        .await;
+    assert_eq!(status, 202, "{body}");
+    p.wait_tenant(&id, "suspended", Duration::from_secs(30))
+        .await;
+    assert!(
+        !can_connect(&p, &db).await,
+        "a suspended database accepts connections"
+    );
+    assert!(
+        sqlx::query("SELECT 1").execute(&mut open).await.is_err(),
+        "the open session survived"
+    );
+    let odoo = p.odoo();
+    assert!(odoo
+        .login(&db, "owner@initech.example.com", "correct horse battery")
+        .await
+        .is_err());
+
+    // Reactivating an active tenant, or deactivating a suspended one, is refused.
+    let (status, body) = p
+        .post(&format!("/tenants/{id}/deactivate"), json!({}))
+        .await;
+    assert_eq!(status, 409, "{body}");
+    assert_eq!(body["error"]["code"], "illegal_transition");
+
+    let (status, body) = p
+        .post(&format!("/tenants/{id}/reactivate"), json!({}))
+        .await;
+    assert_eq!(status, 202, "{body}");
+    p.wait_tenant(&id, "active", Duration::from_secs(30)).await;
+    assert!(can_connect(&p, &db).await);
+    assert!(odoo
+        .login(&db, "owner@initech.example.com", "correct horse battery")
+        .await
+        .expect("call")
+        .is_some());
+
+    // Delete with a final backup: the database goes, the row stays as deleted.
+    let r = p
+        .api(
+            reqwest::Method::DELETE,
+            &format!("/tenants/{id}?backup=true"),
+        )
+        .send()
+        .await
+        .expect("delete");
+    assert_eq!(r.status(), 202);
+    let tenant = p.wait_tenant(&id, "deleted", Duration::from_secs(30)).await;
+    assert!(tenant["deleted_at"].is_string());
+    assert!(!p.databases().await.contains(&db), "database still exists");
+    let backups: Vec<_> = std::fs::read_dir(&p.backup_dir)
+        .expect("backup dir")
+        .collect();
+    assert_eq!(backups.len(), 1, "one backup file");
+
+    let (status, body) = p
+        .post(&format!("/tenants/{id}/reactivate"), json!({}))
+        .await;
+    assert_eq!(status, 409, "{body}");
+    assert_eq!(body["error"]["code"], "illegal_transition");
+
+    let (_, audit) = p.get(&format!("/tenants/{id}/audit")).await;
+    let actions: Vec<&str> = audit
+        .as_array()
+        .expect("audit")
+        .iter()
+        .filter_map(|e| e["action"].as_str())
+        .collect();
+    for action in [
+        "tenant.requested",
+        "tenant.provisioning",
+        "tenant.database_created",
+        "tenant.neutralized",
+        "tenant.activated",
+        "tenant.deactivate_requested",
+        "tenant.suspended",
+        "tenant.reactivate_requested",
+        "tenant.reactivated",
+        "tenant.delete_requested",
+        "tenant.backed_up",
+        "tenant.deleted",
+    ] {
+        assert_eq!(
+            actions.iter().filter(|a| **a == action).count(),
+            1,
+            "{action} in {actions:?}"
+        );
+    }
+    p.cleanup().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn the_template_filestore_is_copied_on_provisioning_and_removed_on_delete() {
+    let filestore =
+        std::env::temp_dir().join(format!("saas-filestore-{}", uuid::Uuid::new_v4().simple()));
+    let env = vec![(
+        "ODOO_FILESTORE_DIR".to_owned(),
+        filestore.display().to_string(),
+    )];
+    let p = Platform::start(Options {
+        env,
+        ..Options::default()
+    })
+    .await;
+    let plan = p.plan_with_template("files", &[], 1).await;
+    let key = plan["key"].as_str().expect("key").to_owned();
+    // An attachment of the template, as Odoo stores it: <filestore>/<db>/<2 hex>/<sha1>.
+    let template_dir = filestore.join(p.template_name(&key)).join("ab");
+    std::fs::create_dir_all(&template_dir).expect("mkdir");
+    std::fs::write(template_dir.join("abcdef"), b"logo").expect("write");
+
+    let (status, accepted) = p.post("/tenants", p.tenant_body("umbrella", &key)).await;
+    assert_eq!(status, 202, "{accepted}");
+    let id = accepted["tenant"]["id"].as_str().expect("id").to_owned();
+    let tenant = p.wait_tenant(&id, "active", Duration::from_secs(60)).await;
+    let tenant_dir = filestore.join(tenant["db_name"].as_str().expect("db"));
+    assert_eq!(
+        std::fs::read(tenant_dir.join("ab").join("abcdef")).expect("copied"),
+        b"logo"
+    );
+
+    let r = p
+        .api(reqwest::Method::DELETE, &format!("/tenants/{id}"))
+        .send()
+        .await
+        .expect("delete");
+    assert_eq!(r.status(), 202);
+    p.wait_tenant(&id, "deleted", Duration::from_secs(30)).await;
+    assert!(!tenant_dir.exists(), "filestore left behind");
+    assert!(
+        filestore.join(p.template_name(&key)).exists(),
+        "the template's filestore is kept"
+    );
+    p.cleanup().await;
+    let _ = std::fs::remove_dir_all(&filestore);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn requests_are_validated_with_clear_errors_in_one_format() {
+    let p = Platform::start(Options {
+        workers: false,
+        ..Options::default()
+    })
+    .await;
+    let key = p.plan_key("basic");
+    let (status, _) = p.post("/plans", json!({"key": key, "name": "Basic"})).await;
+    assert_eq!(status, 201);
+
+    let cases: Vec<(Value, u16, &str, Option<&str>)> = vec![
+        (
+            json!({"slug": "Bad_Slug"}),
+            422,
+            "slug_invalid",
+            Some("slug"),
+        ),
+        (json!({"slug": "ab"}), 422, "slug_invalid", Some("slug")),
+        (json!({"slug": "admin"}), 422, "slug_reserved", Some("slug")),
+        (
+            json!({"plan": "no_such_plan"}),
+            422,
+            "plan_unknown",
+            Some("plan"),
+        ),
+        (
+            json!({"owner_email": "not-an-email"}),
+            422,
+            "email_invalid",
+            Some("owner_email"),
+        ),
+        (
+            json!({"owner_password": "short"}),
+            422,
+            "password_weak",
+            Some("owner_password"),
+        ),
+        (
+            json!({"extra_companies": ["Two"]}),
+            422,
+            "too_many_companies",
+            Some("extra_companies"),
+        ),
+    ];
+    for (change, status, code, field) in cases {
+        let mut body = p.tenant_body("valid-name", &key);
+        for (k, v) in change.as_object().expect("object") {
+            body[k] = v.clone();
+        }
+        let (got, answer) = p.post("/tenants", body).await;
+        assert_eq!(got, status, "{change}: {answer}");
+        assert_eq!(answer["error"]["code"], code, "{change}: {answer}");
+        assert!(answer["error"]["message"]
+            .as_str()
+            .is_some_and(|m| !m.is_empty()));
+        assert_eq!(
+            answer["error"]["field"].as_str(),
+            field,
+            "{change}: {answer}"
+        );
+    }
+
+    // Duplicates are decided by the unique constraint: two at once, one wins.
+    let (a, b) = tokio::join!(
+        p.post("/tenants", p.tenant_body("acme", &key)),
+        p.post("/tenants", p.tenant_body("acme", &key))
+    );
+    let mut statuses = [a.0, b.0];
+    statuses.sort_unstable();
+    assert_eq!(statuses, [202, 409], "{a:?} {b:?}");
+    let conflict = if a.0 == 409 { a.1 } else { b.1 };
+    assert_eq!(
+        conflict,
+        json!({"error": {"code": "slug_taken", "message": "The name 'acme' is already in use.", "field": "slug"}})
+    );
+
+    // Malformed JSON, wrong shapes, missing or bad tokens.
+    let r = p
+        .api(reqwest::Method::POST, "/tenants")
+        .header("content-type", "application/json")
+        .body("{not json")
+        .send()
+        .await
+        .expect("send");
+    assert_eq!(r.status(), 400);
+    let body: Value = r.json().await.expect("json");
+    assert_eq!(body["error"]["code"], "malformed_json");
+    let (status, body) = p.post("/tenants", json!({"slug": 5})).await;
+    assert_eq!(status, 422, "{body}");
+    let r = p
+        .http
+        .get(format!("{}/api/v1/tenants", p.base))
+        .send()
+        .await
+        .expect("send");
+    assert_eq!(r.status(), 401);
+    let body: Value = r.json().await.expect("json");
+    assert_eq!(body["error"]["code"], "unauthorized");
+    let r = p
+        .http
+        .get(format!("{}/api/v1/tenants", p.base))
+        .bearer_auth("saas_nope")
+        .send()
+        .await
+        .expect("send");
+    assert_eq!(r.status(), 401);
+    let (status, body) = p.get("/tenants/00000000-0000-0000-0000-000000000000").await;
+    assert_eq!(status, 404, "{body}");
+    assert_eq!(body["error"]["code"], "not_found");
+
+    // Illegal transition: deleting a tenant that is still being provisioned.
+    let (_, t) = p.get("/tenants/acme").await;
+    let r = p
+        .api(
+            reqwest::Method::DELETE,
+            &format!("/tenants/{}", t["id"].as_str().expect("id")),
+        )
+        .send()
+        .await
+        .expect("send");
+    assert_eq!(r.status(), 409);
+    let body: Value = r.json().await.expect("json");
+    assert_eq!(body["error"]["code"], "illegal_transition");
+
+    // Lists paginate with a limit and a cursor, and say the total.
+    for slug in ["beta", "gamma", "delta"] {
+        assert_eq!(p.post("/tenants", p.tenant_body(slug, &key)).await.0, 202);
+    }
+    let (_, page1) = p.get("/tenants?limit=3").await;
+    assert_eq!(page1["total"], 4);
+    assert_eq!(page1["items"].as_array().expect("items").len(), 3);
+    let cursor = page1["next_cursor"].as_str().expect("cursor");
+    let (_, page2) = p.get(&format!("/tenants?limit=3&cursor={cursor}")).await;
+    assert_eq!(page2["items"].as_array().expect("items").len(), 1);
+    assert!(page2["next_cursor"].is_null());
+    let (_, found) = p.get("/tenants?q=gam").await;
+    assert_eq!(found["total"], 1);
+    assert_eq!(found["items"][0]["slug"], "gamma");
+    let (_, requested) = p.get("/tenants?state=requested&limit=1").await;
+    assert_eq!(requested["total"], 4);
+    let (status, _) = p.get("/tenants?limit=0").await;
+    assert_eq!(status, 422);
+    let (_, jobs) = p.get("/jobs?kind=tenant.provision&limit=2").await;
+    assert_eq!(jobs["total"], 4);
+    assert!(jobs["next_cursor"].is_string());
+
+    p.cleanup().await;
+}
+
+#[tokio::test]
+async fn the_openapi_document_lists_every_route() {
+    let p = Platform::start(Options {
+        workers: false,
+        ..Options::default()
+    })
+    .await;
+    let r = p
+        .http
+        .get(format!("{}/api/v1/openapi.json", p.base))
+        .send()
+        .await
+        .expect("send");
+    assert_eq!(r.status(), 200);
+    let doc: Value = r.json().await.expect("json");
+    assert!(
+        doc["openapi"].as_str().is_some_and(|v| v.starts_with("3.")),
+        "{doc}"
+    );
+    assert!(doc["info"]["title"].is_string());
+    for (path, method) in [
+        ("/tenants", "post"),
+        ("/tenants", "get"),
+        ("/tenants/{id}", "get"),
+        ("/tenants/{id}", "delete"),
+        ("/tenants/{id}/audit", "get"),
+        ("/tenants/{id}/deactivate", "post"),
+        ("/tenants/{id}/reactivate", "post"),
+        ("/jobs", "get"),
+        ("/jobs/{id}", "get"),
+        ("/jobs/{id}/retry", "post"),
+        ("/jobs/{id}/cancel", "post"),
+        ("/plans", "post"),
+        ("/plans", "get"),
+        ("/plans/{id}", "get"),
+        ("/plans/{id}", "patch"),
+        ("/plans/{id}", "delete"),
+        ("/plans/{id}/template", "post"),
+    ] {
+        let op = &doc["paths"][path][method];
+        assert!(op.is_object(), "{method} {path} missing");
+        assert!(
+            op["responses"].is_object(),
+            "{method} {path} has no responses"
+        );
+    }
+    // Every $ref points at a schema that exists.
+    let text = doc.to_string();
+    for piece in text.split("\"$ref\":\"#/components/schemas/").skip(1) {
+        let name = piece.split('"').next().expect("name");
+        assert!(
+            doc["components"]["schemas"][name].is_object(),
+            "dangling $ref {name}"
+        );
+    }
+    assert_eq!(
+        doc["components"]["securitySchemes"]["bearer"]["scheme"],
+        "bearer"
+    );
+    // An unknown API route answers in the API's format.
+    let (status, body) = p.get("/nothing-here").await;
+    assert_eq!(status, 404);
+    assert_eq!(body["error"]["code"], "not_found");
+    p.cleanup().await;
+}
