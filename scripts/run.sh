@@ -29,7 +29,12 @@ if [ -z "${ODOO_URL:-}" ]; then
   sim_url="postgres://postgres@127.0.0.1:5432/postgres"
   echo "[run] ODOO_URL is not set: starting the bundled Odoo simulator (odoo-sim) on 127.0.0.1:$sim_port" >&2
   cargo build --locked -q -p odoo-sim
-  target/debug/odoo-sim serve --port "$sim_port" --database-url "$sim_url" --dbfilter '^t_%d$' &
+  # A fresh master password per run, shared by the simulator and the platform (template
+  # builds call Odoo's db service with it); nothing secret is written to disk.
+  ODOO_MASTER_PASSWORD="${ODOO_MASTER_PASSWORD:-$(od -An -N16 -tx1 /dev/urandom | tr -d ' \n')}"
+  export ODOO_MASTER_PASSWORD
+  ODOO_SIM_MASTER_PASSWORD="$ODOO_MASTER_PASSWORD" target/debug/odoo-sim serve \
+    --port "$sim_port" --database-url "$sim_url" --dbfilter '^t_%d$' &
   pids+=($!)
   export ODOO_URL="http://127.0.0.1:$sim_port"
   export ODOO_IS_SIMULATOR=true
