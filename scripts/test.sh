@@ -24,7 +24,7 @@ cargo clippy --locked --target wasm32-unknown-unknown -p pos-pwa -p frontend -- 
 cargo check --locked --target wasm32-unknown-unknown -p odoo-rpc --no-default-features --features fetch
 
 step "unit and integration tests (real PostgreSQL)"
-cargo test --locked
+cargo test --locked --no-fail-fast
 
 step "build the portals (cargo leptos) and the POS PWA (trunk)"
 cargo leptos build

@@ -13,8 +13,10 @@ use tracing_subscriber::EnvFilter;
 pub fn init_tracing(format: LogFormat) {
     let filter = EnvFilter::try_from_default_env()
         .unwrap_or_else(|_| EnvFilter::new("info,sqlx=warn,tower_http=info"));
-    let ansi = std::io::IsTerminal::is_terminal(&std::io::stdout());
+    // Logs go to stderr, so a command's own output on stdout (a new API token) stays clean.
+    let ansi = std::io::IsTerminal::is_terminal(&std::io::stderr());
     let builder = tracing_subscriber::fmt()
+        .with_writer(std::io::stderr)
         .with_env_filter(filter)
         .with_target(true)
         .with_ansi(ansi);

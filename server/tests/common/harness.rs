@@ -362,8 +362,11 @@ impl Platform {
         let _ = sqlx::Connection::close(c).await;
         // Several at once: each DROP DATABASE waits for a checkpoint, and concurrent
         // requests share one.
+        // Hundreds of drops queue for 8 connections, each waiting for a checkpoint on a
+        // busy machine: wait as long as it takes rather than time out.
         let admin = sqlx::postgres::PgPoolOptions::new()
             .max_connections(8)
+            .acquire_timeout(std::time::Duration::from_secs(900))
             .connect_with(self.db_options("postgres"))
             .await
             .expect("admin pool");
