@@ -1,5 +1,5 @@
-// Starts the stack for the end-to-end tests (a fresh platform database, the server built
-// by cargo-leptos, optionally odoo-sim), runs `node --test` over end2end/tests, and stops
+// Starts the stack for the end-to-end tests (a fresh platform database, odoo-sim as the
+// local Odoo, the server built by cargo-leptos), runs `node --test` over end2end/tests, and stops
 // everything. Usage: node end2end/run.mjs [test files...]
 import { spawn, execFileSync } from 'node:child_process';
 import { createServer } from 'node:net';
@@ -9,6 +9,8 @@ import { join } from 'node:path';
 
 const PG = process.env.TEST_PG_URL ?? 'postgres://postgres@127.0.0.1:5432';
 const SERVER_BIN = process.env.SERVER_BIN ?? 'target/debug/server';
+const SIM_BIN = process.env.SIM_BIN ?? 'target/debug/odoo-sim';
+const masterPassword = randomBytes(16).toString('hex');
 
 function freePort() {
   return new Promise((resolve, reject) => {
@@ -61,7 +63,16 @@ const port = await freePort();
 const baseUrl = `http://127.0.0.1:${port}`;
 let status = 1;
 try {
+  // The local Odoo, as scripts/run.sh starts it when no ODOO_URL is set.
+  const simPort = await freePort();
+  const simUrl = `http://127.0.0.1:${simPort}`;
+  start(SIM_BIN, ['serve', '--port', String(simPort), '--database-url', `${PG}/postgres`, '--dbfilter', '^t_%d$'],
+    { ODOO_SIM_MASTER_PASSWORD: masterPassword, RUST_LOG: 'warn' }, 'odoo-sim');
+  await waitFor(`${simUrl}/web/health`, 'odoo-sim');
   start(SERVER_BIN, ['serve'], {
+    ODOO_URL: simUrl,
+    ODOO_IS_SIMULATOR: 'true',
+    ODOO_MASTER_PASSWORD: masterPassword,
     DATABASE_URL: `${PG}/${database}`,
     BIND_ADDR: `127.0.0.1:${port}`,
     SITE_ROOT: 'target/site',
@@ -73,7 +84,7 @@ try {
   const tests = files.length ? files : readdirSync('end2end/tests').filter((f) => f.endsWith('.test.mjs')).map((f) => join('end2end/tests', f));
   status = await new Promise((resolve) => {
     const runner = spawn(process.execPath, ['--test', '--test-concurrency=1', ...tests], {
-      env: { ...process.env, BASE_URL: baseUrl, E2E_DATABASE: database },
+      env: { ...process.env, BASE_URL: baseUrl, E2E_DATABASE: database, E2E_ODOO_SIMULATED: 'true' },
       stdio: 'inherit',
     });
     runner.on('exit', (code) => resolve(code ?? 1));

@@ -37,11 +37,9 @@ test('the home page says which Odoo the platform drives', async () => {
     const page = await context.newPage();
     await page.goto(BASE_URL + '/');
     const text = await page.textContent('#odoo-target');
-    if (process.env.E2E_ODOO_SIMULATED === 'true') {
-      assert.match(text, /Odoo simulator \(odoo-sim\)/);
-    } else {
-      assert.match(text, /ODOO_URL|Driving Odoo/);
-    }
+    assert.equal(process.env.E2E_ODOO_SIMULATED, 'true', 'the e2e stack runs odoo-sim');
+    assert.match(text, /Using the bundled Odoo simulator \(odoo-sim\) at http:\/\/127\.0\.0\.1:\d+/);
+    assert.match(text, /Set ODOO_URL to drive a real Odoo/);
   } finally {
     await context.close();
   }
