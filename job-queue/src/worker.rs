@@ -71,6 +71,9 @@ pub struct JobContext {
     /// The tenant the job works for.
     pub tenant_id: Option<Uuid>,
     pool: PgPool,
+    /// The queue's bookkeeping pool (`synchronous_commit = off`): progress is display
+    /// data, so its writes do not wait for a WAL flush.
+    bookkeeping: PgPool,
     worker_id: Arc<str>,
     stop: Arc<AtomicBool>,
 }
@@ -100,7 +103,7 @@ impl JobContext {
         .bind(step)
         .bind(total)
         .bind(label)
-        .fetch_optional(&self.pool)
+        .fetch_optional(&self.bookkeeping)
         .await?;
         match row {
             Some(row) => {
@@ -589,6 +592,7 @@ async fn run_job(
         attempt: job.attempt,
         tenant_id: job.tenant_id,
         pool: shared.pool.clone(),
+        bookkeeping: shared.db.clone(),
         worker_id: Arc::from(config.worker_id.as_str()),
         stop: stop.clone(),
     };

@@ -411,70 +411,76 @@ impl DbManager {
 
     /// Neutralizes a clone the way Odoo's `duplicate_database` does (the six
     /// `ir_config_parameter` keys), then sets the admin's login, password hash and the
-    /// company name, all in one transaction with a marker so a retry does nothing twice.
+    /// company name, with a marker so a retry does nothing twice.
+    ///
+    /// One statement (atomic on its own) on a fresh connection: this is on the sign-up
+    /// path, where every round trip to a brand-new backend counts. The connection does not
+    /// wait for the WAL flush (`synchronous_commit = off`), which is safe: WAL is one
+    /// stream for the whole cluster, so the tenant's later durable activation commit
+    /// flushes this one too; a crash before that loses both, the marker is missing, and
+    /// the retried job neutralizes again.
     pub async fn neutralize(&self, db: &DbName, n: &Neutralize) -> Result<Outcome, DbManagerError> {
-        let mut conn = self.connect_to(db).await?;
-        let result = async {
-            let mut tx = conn.begin().await.map_err(pg("starting the neutralization", db))?;
-            let marker: Option<String> =
-                sqlx::query_scalar("SELECT value FROM ir_config_parameter WHERE key = 'saas.tenant_id'")
-                    .fetch_optional(&mut *tx)
-                    .await
-                    .map_err(pg("reading the neutralization marker", db))?;
-            if marker.as_deref() == Some(n.tenant_id.to_string().as_str()) {
-                return Ok(Outcome::AlreadyDone);
-            }
-            let now = chrono::Utc::now().format("%Y-%m-%d %H:%M:%S").to_string();
-            let keys = [
-                "database.secret",
-                "database.uuid",
-                "database.create_date",
-                "web.base.url",
-                "base.login_cooldown_after",
-                "base.login_cooldown_duration",
-                "saas.tenant_id",
-            ];
-            let values = [
-                Uuid::new_v4().to_string(),
-                Uuid::new_v4().to_string(),
-                now,
-                n.base_url.clone(),
-                "10".to_owned(),
-                "60".to_owned(),
-                n.tenant_id.to_string(),
-            ];
-            // One round trip per statement, few statements: this is on the sign-up path.
-            sqlx::query(
-                "INSERT INTO ir_config_parameter (key, value, create_uid, write_uid, create_date, write_date) \
-                 SELECT k, v, 1, 1, now() at time zone 'utc', now() at time zone 'utc' FROM unnest($1::text[], $2::text[]) AS p(k, v) \
-                 ON CONFLICT (key) DO UPDATE SET value = EXCLUDED.value, write_uid = 1, \
-                 write_date = now() at time zone 'utc'",
-            )
-            .bind(&keys[..])
-            .bind(&values[..])
-            .execute(&mut *tx)
+        let mut conn = self
+            .options
+            .clone()
+            .database(db.as_str())
+            .options([("synchronous_commit", "off")])
+            .connect()
             .await
-            .map_err(pg("resetting ir_config_parameter", db))?;
-            sqlx::query(
-                "WITH admin AS (UPDATE res_users SET login = $1, password = $2, write_date = now() at time zone 'utc' \
-                 WHERE id = 2 RETURNING partner_id), \
-                 company AS (UPDATE res_company SET name = $4, email = $1 WHERE id = 1 RETURNING partner_id) \
-                 UPDATE res_partner p SET name = CASE WHEN p.id IN (SELECT partner_id FROM admin) THEN $3 ELSE $4 END, email = $1 \
-                 WHERE p.id IN (SELECT partner_id FROM admin UNION ALL SELECT partner_id FROM company)",
-            )
-            .bind(&n.admin_login)
-            .bind(n.admin_password_hash.expose_secret())
-            .bind(&n.admin_name)
-            .bind(&n.company_name)
-            .execute(&mut *tx)
-            .await
-            .map_err(pg("setting the admin and the company", db))?;
-            tx.commit().await.map_err(pg("committing the neutralization", db))?;
+            .map_err(pg("connecting to the database", db))?;
+        let now = chrono::Utc::now().format("%Y-%m-%d %H:%M:%S").to_string();
+        let tenant_marker = n.tenant_id.to_string();
+        let keys = [
+            "database.secret",
+            "database.uuid",
+            "database.create_date",
+            "web.base.url",
+            "base.login_cooldown_after",
+            "base.login_cooldown_duration",
+            "saas.tenant_id",
+        ];
+        let values = [
+            Uuid::new_v4().to_string(),
+            Uuid::new_v4().to_string(),
+            now,
+            n.base_url.clone(),
+            "10".to_owned(),
+            "60".to_owned(),
+            tenant_marker.clone(),
+        ];
+        // Every change is guarded by "not done yet" (the marker); all CTEs see one snapshot.
+        let already_done = sqlx::query_scalar::<_, bool>(
+            "WITH prior AS (SELECT 1 FROM ir_config_parameter WHERE key = 'saas.tenant_id' AND value = $3), \
+             params AS (INSERT INTO ir_config_parameter (key, value, create_uid, write_uid, create_date, write_date) \
+               SELECT k, v, 1, 1, now() at time zone 'utc', now() at time zone 'utc' \
+               FROM unnest($1::text[], $2::text[]) AS p(k, v) WHERE NOT EXISTS (SELECT 1 FROM prior) \
+               ON CONFLICT (key) DO UPDATE SET value = EXCLUDED.value, write_uid = 1, \
+               write_date = now() at time zone 'utc' RETURNING 1), \
+             admin AS (UPDATE res_users SET login = $4, password = $5, write_date = now() at time zone 'utc' \
+               WHERE id = 2 AND NOT EXISTS (SELECT 1 FROM prior) RETURNING partner_id), \
+             company AS (UPDATE res_company SET name = $7, email = $4 \
+               WHERE id = 1 AND NOT EXISTS (SELECT 1 FROM prior) RETURNING partner_id), \
+             partners AS (UPDATE res_partner p SET name = CASE WHEN p.id IN (SELECT partner_id FROM admin) \
+               THEN $6 ELSE $7 END, email = $4 \
+               WHERE p.id IN (SELECT partner_id FROM admin UNION ALL SELECT partner_id FROM company) RETURNING 1) \
+             SELECT EXISTS (SELECT 1 FROM prior)",
+        )
+        .bind(&keys[..])
+        .bind(&values[..])
+        .bind(&tenant_marker)
+        .bind(&n.admin_login)
+        .bind(n.admin_password_hash.expose_secret())
+        .bind(&n.admin_name)
+        .bind(&n.company_name)
+        .fetch_one(&mut conn)
+        .await
+        .map_err(pg("neutralizing the clone", db));
+        let _ = conn.close().await;
+        if already_done? {
+            Ok(Outcome::AlreadyDone)
+        } else {
             Ok(Outcome::Done)
         }
-        .await;
-        let _ = conn.close().await;
-        result
     }
 
     /// Writes a password hash for the admin (id 2) directly.

@@ -241,6 +241,13 @@ async fn transition(
     } = change;
     let from: Vec<String> = from.iter().map(|s| (*s).to_owned()).collect();
     let mut tx = p.pool.begin().await?;
+    if to == "provisioning" {
+        // An intermediate state: no wait for the WAL flush (sign-up path). Losing it in a
+        // crash leaves the tenant `requested` and its job re-delivered, which redoes it.
+        sqlx::query("SET LOCAL synchronous_commit = off")
+            .execute(&mut *tx)
+            .await?;
+    }
     let done = sqlx::query(
         "UPDATE tenants SET state = $3, pending_op = $4, pending_job_id = CASE WHEN $4::text IS NULL THEN NULL ELSE $5 END, \
          last_error = NULL, updated_at = now(), \
