@@ -497,10 +497,7 @@ async fn reap_expired(shared: &Shared) {
     match rows {
         Ok(rows) => {
             for row in rows {
-                let id: Option<Uuid> = row.try_get("id").ok();
-                let kind: Option<String> = row.try_get("kind").ok();
-                let tenant_id: Option<Uuid> = row.try_get("tenant_id").ok().flatten();
-                let attempt: Option<i32> = row.try_get("attempts").ok();
+                let (id, kind, tenant_id, attempt) = job_row_fields(&row);
                 let state: Option<String> = row.try_get("state").ok();
                 let error: Option<String> = row.try_get("last_error").ok().flatten();
                 tracing::warn!(job_id = ?id, kind = ?kind, tenant_id = ?tenant_id, attempt = ?attempt, state = ?state, error = ?error, "job lease expired; reclaimed");
@@ -508,6 +505,18 @@ async fn reap_expired(shared: &Shared) {
         }
         Err(e) => tracing::warn!(error = %e, "reaping expired job leases failed"),
     }
+}
+
+/// The fields every log line about a job row carries (id, kind, tenant, attempt).
+fn job_row_fields(
+    row: &sqlx::postgres::PgRow,
+) -> (Option<Uuid>, Option<String>, Option<Uuid>, Option<i32>) {
+    (
+        row.try_get("id").ok(),
+        row.try_get("kind").ok(),
+        row.try_get("tenant_id").ok().flatten(),
+        row.try_get("attempts").ok(),
+    )
 }
 
 /// How long until the next job is due or a lease expires; `None` if neither.
@@ -536,10 +545,7 @@ async fn release_leases(shared: &Shared) {
     match rows {
         Ok(rows) => {
             for row in rows {
-                let id: Option<Uuid> = row.try_get("id").ok();
-                let kind: Option<String> = row.try_get("kind").ok();
-                let tenant_id: Option<Uuid> = row.try_get("tenant_id").ok().flatten();
-                let attempt: Option<i32> = row.try_get("attempts").ok();
+                let (id, kind, tenant_id, attempt) = job_row_fields(&row);
                 tracing::warn!(job_id = ?id, kind = ?kind, tenant_id = ?tenant_id, attempt = ?attempt, state = "queued", "job aborted at shutdown; handed back to the queue");
             }
         }

@@ -1133,7 +1133,19 @@ async fn write_order(
     }
     let mut p = orm::prepare(m, &vals)?;
     orm::update(conn, env, m, &[id], &p.cols).await?;
-    for (f, v) in std::mem::take(&mut p.x2m) {
+    apply_order_x2m(conn, env, m, id, std::mem::take(&mut p.x2m)).await
+}
+
+/// Applies an order's one2many/many2many commands: new lines and payments go through
+/// their own creation (with Odoo's checks), anything else through the generic ORM.
+async fn apply_order_x2m(
+    conn: &mut PgConnection,
+    env: &Env,
+    m: &'static models::Model,
+    id: i64,
+    x2m: Vec<(&'static models::Field, Value)>,
+) -> OResult<()> {
+    for (f, v) in x2m {
         let cmds = orm::parse_commands(f, m, &v)?;
         for c in cmds {
             match (f.name, c) {
@@ -1219,22 +1231,7 @@ pub async fn create_order(
         ));
     }
     let id = orm::insert(conn, env, m, &p.cols).await?;
-    for (f, v) in std::mem::take(&mut p.x2m) {
-        let cmds = orm::parse_commands(f, m, &v)?;
-        for c in cmds {
-            match (f.name, c) {
-                ("lines", orm::Cmd::Create(mut lv)) => {
-                    lv.insert("order_id".into(), json!(id));
-                    create_line(conn, env, &lv).await?;
-                }
-                ("payment_ids", orm::Cmd::Create(mut pv)) => {
-                    pv.insert("pos_order_id".into(), json!(id));
-                    create_payment(conn, env, &pv).await?;
-                }
-                (_, c) => apply_x2m(conn, env, m, id, vec![(f, command_value(c))]).await?,
-            }
-        }
-    }
+    apply_order_x2m(conn, env, m, id, std::mem::take(&mut p.x2m)).await?;
     Ok(id)
 }
 

@@ -95,3 +95,40 @@ pub async fn run(
     let registry = registry(&platform);
     job_queue::run_workers(platform.pool.clone(), registry, config, shutdown).await
 }
+
+/// What an operator can do to a job from the API or the portal.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum JobAction {
+    /// Run a failed, dead or cancelled job again.
+    Retry,
+    /// Cancel a queued job, or ask a running one to stop.
+    Cancel,
+}
+
+/// Retries or cancels a job and records who did it in the audit log. The API and the
+/// portal both call this, so the rule and the audit trail live in one place.
+pub async fn act_on_job(
+    platform: &Platform,
+    actor: &crate::audit::Actor,
+    id: uuid::Uuid,
+    action: JobAction,
+) -> Result<job_queue::JobRecord, crate::service::ServiceError> {
+    let (job, audit_action) = match action {
+        JobAction::Retry => (platform.queue.retry(id).await?, "job.retried"),
+        JobAction::Cancel => (platform.queue.cancel(id).await?, "job.cancelled"),
+    };
+    // The change is made; a failed audit write is logged, not reported as a failed action.
+    if let Err(error) = crate::audit::record(
+        &platform.pool,
+        actor,
+        audit_action,
+        job.tenant_id,
+        Some(id),
+        serde_json::json!({"kind": job.kind}),
+    )
+    .await
+    {
+        tracing::error!(job_id = %id, %error, action = audit_action, "audit write failed");
+    }
+    Ok(job)
+}

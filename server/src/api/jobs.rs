@@ -187,21 +187,13 @@ pub async fn retry(
     Path(id): Path<String>,
 ) -> Result<Json<JobView>, ApiError> {
     let id = parse_id(&id, "job")?;
-    let job = state
-        .platform
-        .queue
-        .retry(id)
-        .await
-        .map_err(ServiceError::from)?;
-    let _ = crate::audit::record(
-        &state.platform.pool,
+    let job = crate::jobs::act_on_job(
+        &state.platform,
         &client.actor,
-        "job.retried",
-        job.tenant_id,
-        Some(id),
-        serde_json::json!({"kind": job.kind}),
+        id,
+        crate::jobs::JobAction::Retry,
     )
-    .await;
+    .await?;
     Ok(Json(job.into()))
 }
 
@@ -214,20 +206,12 @@ pub async fn cancel(
     Path(id): Path<String>,
 ) -> Result<Json<JobView>, ApiError> {
     let id = parse_id(&id, "job")?;
-    let job = state
-        .platform
-        .queue
-        .cancel(id)
-        .await
-        .map_err(ServiceError::from)?;
-    let _ = crate::audit::record(
-        &state.platform.pool,
+    let job = crate::jobs::act_on_job(
+        &state.platform,
         &client.actor,
-        "job.cancelled",
-        job.tenant_id,
-        Some(id),
-        serde_json::json!({"kind": job.kind}),
+        id,
+        crate::jobs::JobAction::Cancel,
     )
-    .await;
+    .await?;
     Ok(Json(job.into()))
 }
