@@ -34,6 +34,10 @@ fn ms(d: Duration) -> String {
 
 #[tokio::main]
 async fn main() -> anyhow::Result<()> {
+    // Quiet unless RUST_LOG asks (e.g. RUST_LOG=server::db_manager=debug for step timings).
+    if std::env::var_os("RUST_LOG").is_some() {
+        server::observability::init_tracing(server::config::LogFormat::Pretty);
+    }
     let server = std::env::var("TEST_PG_URL")
         .unwrap_or_else(|_| "postgres://postgres@127.0.0.1:5432".to_owned());
     let id = Uuid::new_v4().simple().to_string()[..8].to_owned();

@@ -420,6 +420,7 @@ impl DbManager {
     /// flushes this one too; a crash before that loses both, the marker is missing, and
     /// the retried job neutralizes again.
     pub async fn neutralize(&self, db: &DbName, n: &Neutralize) -> Result<Outcome, DbManagerError> {
+        let started = std::time::Instant::now();
         let mut conn = self
             .options
             .clone()
@@ -428,6 +429,7 @@ impl DbManager {
             .connect()
             .await
             .map_err(pg("connecting to the database", db))?;
+        let connected = started.elapsed();
         let now = chrono::Utc::now().format("%Y-%m-%d %H:%M:%S").to_string();
         let tenant_marker = n.tenant_id.to_string();
         let keys = [
@@ -475,7 +477,15 @@ impl DbManager {
         .fetch_one(&mut conn)
         .await
         .map_err(pg("neutralizing the clone", db));
+        let queried = started.elapsed();
         let _ = conn.close().await;
+        tracing::debug!(
+            db = db.as_str(),
+            connect_ms = connected.as_secs_f64() * 1e3,
+            statement_ms = (queried - connected).as_secs_f64() * 1e3,
+            close_ms = (started.elapsed() - queried).as_secs_f64() * 1e3,
+            "neutralized"
+        );
         if already_done? {
             Ok(Outcome::AlreadyDone)
         } else {
