@@ -33,10 +33,8 @@ trunk build
 step "deployment files (compose, Dockerfile, workflow, Traefik, odoo.conf)"
 ./scripts/validate-deploy.sh
 
-if [ -x odoo-sim/tests/clients/run.sh ]; then
-  step "existing Odoo client libraries against odoo-sim"
-  odoo-sim/tests/clients/run.sh
-fi
+step "existing Odoo client libraries against odoo-sim"
+odoo-sim/tests/clients/run.sh
 
 step "end-to-end tests in headless Chromium"
 node end2end/run.mjs

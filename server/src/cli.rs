@@ -150,18 +150,23 @@ async fn serve(config: Config, database: String) -> anyhow::Result<()> {
         "serving on http://{}", config.bind_addr
     );
     let config = Arc::new(config);
+    // One set of services (pools, hashing limit) shared by the web handlers and the workers.
+    let platform = Platform::new(config.clone(), pool.clone())?;
     let (stop_workers, workers_stopped) = tokio::sync::oneshot::channel::<()>();
     let workers = if config.run_workers {
-        let platform = Platform::new(config.clone(), pool.clone())?;
         let settings = jobs::worker_config(&platform);
-        Some(tokio::spawn(jobs::run(platform, settings, async move {
-            let _ = workers_stopped.await;
-        })))
+        Some(tokio::spawn(jobs::run(
+            platform.clone(),
+            settings,
+            async move {
+                let _ = workers_stopped.await;
+            },
+        )))
     } else {
         tracing::info!("RUN_WORKERS=false: this process runs no jobs");
         None
     };
-    let app = web::router(config, pool.clone());
+    let app = web::router(platform);
     axum::serve(listener, app)
         .with_graceful_shutdown(shutdown::signal())
         .await

@@ -2,6 +2,7 @@
 //! and the POS PWA's files.
 
 use crate::config::Config;
+use crate::platform::Platform;
 use crate::{health, observability};
 use app::platform::OdooTarget;
 use app::{shell, App};
@@ -53,8 +54,11 @@ pub fn leptos_options(config: &Config) -> LeptosOptions {
         .build()
 }
 
-/// Builds the whole router.
-pub fn router(config: Arc<Config>, pool: PgPool) -> Router {
+/// Builds the whole router over the platform's services (the same ones the job workers
+/// of this process use).
+pub fn router(platform: Platform) -> Router {
+    let config = platform.config.clone();
+    let pool = platform.pool.clone();
     let state = AppState {
         leptos: leptos_options(&config),
         pool: pool.clone(),
@@ -67,13 +71,7 @@ pub fn router(config: Arc<Config>, pool: PgPool) -> Router {
     });
     let routes = generate_route_list(App);
     let leptos_options = state.leptos.clone();
-    let api = match crate::platform::Platform::new(config.clone(), pool.clone()) {
-        Ok(platform) => crate::api::router(platform),
-        Err(error) => {
-            tracing::error!(%error, "the JSON API is not mounted");
-            Router::new()
-        }
-    };
+    let api = crate::api::router(platform);
 
     Router::new()
         .nest("/api/v1", api)

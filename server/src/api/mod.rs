@@ -82,7 +82,9 @@ impl Modify for BearerAuth {
 }
 
 async fn openapi_json() -> Response {
-    Json(ApiDoc::openapi()).into_response()
+    // Built once: the document is static for the life of the process.
+    static DOC: std::sync::OnceLock<utoipa::openapi::OpenApi> = std::sync::OnceLock::new();
+    Json(DOC.get_or_init(ApiDoc::openapi)).into_response()
 }
 
 /// The error body.

@@ -146,8 +146,8 @@ pub async fn run_tenant_job(p: &Platform, ctx: &JobContext) -> Result<(), JobErr
     let id = payload.tenant_id;
     let result = match ctx.kind.as_str() {
         kinds::PROVISION => provision(p, ctx, id).await,
-        kinds::DEACTIVATE => deactivate(p, ctx, id).await,
-        kinds::REACTIVATE => reactivate(p, ctx, id).await,
+        kinds::DEACTIVATE => switch_connections(p, ctx, id, &SUSPEND).await,
+        kinds::REACTIVATE => switch_connections(p, ctx, id, &RESUME).await,
         kinds::DELETE => delete(p, ctx, id, payload.backup).await,
         other => Err(StepError::Permanent(format!("not a tenant job: {other}"))),
     };
@@ -591,60 +591,73 @@ async fn set_up_companies(
     Ok(created)
 }
 
-async fn deactivate(p: &Platform, ctx: &JobContext, id: Uuid) -> Result<(), StepError> {
-    let t = load(p, id).await?;
-    if !matches!(t.state.as_str(), "active" | "suspended" | "failed") {
-        return Err(StepError::Permanent(format!(
-            "cannot deactivate a tenant that is {}",
-            t.state
-        )));
-    }
-    let db = DbName::parse(&t.db_name)?;
-    ctx.progress(1, 2, "refuse connections").await?;
-    p.dbm.suspend(&db).await?;
-    ctx.progress(2, 2, "suspended").await?;
-    transition(
-        p,
-        ctx,
-        id,
-        Change {
-            from: &["active", "failed"],
-            to: "suspended",
-            pending_op: None,
-            action: "tenant.suspended",
-        },
-        json!({"db": t.db_name}),
-    )
-    .await?;
-    clear_pending(p, id, "deactivate").await
+/// One direction of the connection switch: deactivate (suspend) or reactivate (resume).
+struct Switch {
+    op: &'static str,
+    allow_connections: bool,
+    doing: &'static str,
+    done: &'static str,
+    from: &'static [&'static str],
+    to: &'static str,
+    action: &'static str,
 }
 
-async fn reactivate(p: &Platform, ctx: &JobContext, id: Uuid) -> Result<(), StepError> {
+const SUSPEND: Switch = Switch {
+    op: "deactivate",
+    allow_connections: false,
+    doing: "refuse connections",
+    done: "suspended",
+    from: &["active", "failed"],
+    to: "suspended",
+    action: "tenant.suspended",
+};
+
+const RESUME: Switch = Switch {
+    op: "reactivate",
+    allow_connections: true,
+    doing: "accept connections",
+    done: "active",
+    from: &["suspended", "failed"],
+    to: "active",
+    action: "tenant.reactivated",
+};
+
+/// Suspends or resumes the tenant's database, then records the new state.
+async fn switch_connections(
+    p: &Platform,
+    ctx: &JobContext,
+    id: Uuid,
+    switch: &Switch,
+) -> Result<(), StepError> {
     let t = load(p, id).await?;
     if !matches!(t.state.as_str(), "active" | "suspended" | "failed") {
         return Err(StepError::Permanent(format!(
-            "cannot reactivate a tenant that is {}",
-            t.state
+            "cannot {} a tenant that is {}",
+            switch.op, t.state
         )));
     }
     let db = DbName::parse(&t.db_name)?;
-    ctx.progress(1, 2, "accept connections").await?;
-    p.dbm.resume(&db).await?;
-    ctx.progress(2, 2, "active").await?;
+    ctx.progress(1, 2, switch.doing).await?;
+    if switch.allow_connections {
+        p.dbm.resume(&db).await?;
+    } else {
+        p.dbm.suspend(&db).await?;
+    }
+    ctx.progress(2, 2, switch.done).await?;
     transition(
         p,
         ctx,
         id,
         Change {
-            from: &["suspended", "failed"],
-            to: "active",
+            from: switch.from,
+            to: switch.to,
             pending_op: None,
-            action: "tenant.reactivated",
+            action: switch.action,
         },
         json!({"db": t.db_name}),
     )
     .await?;
-    clear_pending(p, id, "reactivate").await
+    clear_pending(p, id, switch.op).await
 }
 
 async fn clear_pending(p: &Platform, id: Uuid, op: &str) -> Result<(), StepError> {

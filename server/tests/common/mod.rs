@@ -66,7 +66,9 @@ pub async fn spawn_app(config: Config, pool: sqlx::PgPool) -> String {
         .await
         .expect("bind");
     let addr = listener.local_addr().expect("addr");
-    let app = server::web::router(Arc::new(config), pool);
+    let platform =
+        server::platform::Platform::new(Arc::new(config), pool).expect("platform services");
+    let app = server::web::router(platform);
     tokio::spawn(async move {
         let _ = axum::serve(listener, app).await;
     });
