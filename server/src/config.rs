@@ -459,6 +459,22 @@ mod tests {
     }
 
     #[test]
+    fn bad_domain_hash_rounds_and_odoo_version_name_their_variable() {
+        let errors = Config::from_vars(&vars(&[
+            ("DATABASE_URL", "postgres://postgres@127.0.0.1/saas"),
+            ("BASE_DOMAIN", "bad_domain..com"),
+            ("PASSWORD_HASH_ROUNDS", "10"),
+            ("ODOO_VERSION", "15"),
+        ]))
+        .expect_err("invalid");
+        let text = errors.to_string();
+        assert_eq!(text.lines().count(), 3, "{text}");
+        for name in ["BASE_DOMAIN", "PASSWORD_HASH_ROUNDS", "ODOO_VERSION"] {
+            assert!(text.contains(name), "{name} missing in {text}");
+        }
+    }
+
+    #[test]
     fn simulator_flag_needs_an_odoo_url() {
         let errors = Config::from_vars(&vars(&[
             ("DATABASE_URL", "postgres://postgres@127.0.0.1/saas"),
