@@ -11,6 +11,9 @@ const PG = process.env.TEST_PG_URL ?? 'postgres://postgres@127.0.0.1:5432';
 const SERVER_BIN = process.env.SERVER_BIN ?? 'target/debug/server';
 const SIM_BIN = process.env.SIM_BIN ?? 'target/debug/odoo-sim';
 const masterPassword = randomBytes(16).toString('hex');
+// The superadmin the portal tests sign in as (created below with the real CLI).
+const adminEmail = 'e2e-admin@example.com';
+const adminPassword = randomBytes(12).toString('hex');
 
 function freePort() {
   return new Promise((resolve, reject) => {
@@ -69,7 +72,7 @@ try {
   start(SIM_BIN, ['serve', '--port', String(simPort), '--database-url', `${PG}/postgres`, '--dbfilter', '^t_%d$'],
     { ODOO_SIM_MASTER_PASSWORD: masterPassword, RUST_LOG: 'warn' }, 'odoo-sim');
   await waitFor(`${simUrl}/web/health`, 'odoo-sim');
-  start(SERVER_BIN, ['serve'], {
+  const serverEnv = {
     ODOO_URL: simUrl,
     ODOO_IS_SIMULATOR: 'true',
     ODOO_MASTER_PASSWORD: masterPassword,
@@ -77,14 +80,29 @@ try {
     BIND_ADDR: `127.0.0.1:${port}`,
     SITE_ROOT: 'target/site',
     POS_DIST_DIR: 'target/pos-dist',
+    // Final backups of deleted tenants: inside target/, not the working tree.
+    BACKUP_DIR: 'target/e2e-backups',
     RUST_LOG: process.env.RUST_LOG ?? 'warn,server=info',
-  }, 'server');
+  };
+  execFileSync(SERVER_BIN, ['create-superadmin', '--email', adminEmail], {
+    env: { ...process.env, ...serverEnv, SUPERADMIN_PASSWORD: adminPassword, RUST_LOG: 'warn' },
+    stdio: ['ignore', 'inherit', 'inherit'],
+  });
+  start(SERVER_BIN, ['serve'], serverEnv, 'server');
   await waitFor(`${baseUrl}/readyz`, 'the server');
   const files = process.argv.slice(2);
   const tests = files.length ? files : readdirSync('end2end/tests').filter((f) => f.endsWith('.test.mjs')).map((f) => join('end2end/tests', f));
   status = await new Promise((resolve) => {
     const runner = spawn(process.execPath, ['--test', '--test-concurrency=1', ...tests], {
-      env: { ...process.env, BASE_URL: baseUrl, E2E_DATABASE: database, E2E_ODOO_SIMULATED: 'true' },
+      env: {
+        ...process.env,
+        BASE_URL: baseUrl,
+        E2E_DATABASE: database,
+        E2E_DATABASE_URL: `${PG}/${database}`,
+        E2E_ODOO_SIMULATED: 'true',
+        E2E_ADMIN_EMAIL: adminEmail,
+        E2E_ADMIN_PASSWORD: adminPassword,
+      },
       stdio: 'inherit',
     });
     runner.on('exit', (code) => resolve(code ?? 1));

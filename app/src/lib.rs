@@ -4,14 +4,15 @@
 //! Server functions reach the service layer through Leptos context, which the server
 //! provides per request (see `server::web`).
 
+pub mod admin;
 pub mod home;
 pub mod platform;
 
 use leptos::prelude::*;
 use leptos_meta::{provide_meta_context, MetaTags, Stylesheet, Title};
 use leptos_router::{
-    components::{Route, Router, Routes},
-    StaticSegment,
+    components::{ParentRoute, Route, Router, Routes},
+    path, SsrMode, StaticSegment,
 };
 
 /// The HTML document around the app, rendered on the server only.
@@ -49,6 +50,16 @@ pub fn App() -> impl IntoView {
         <Router>
             <Routes fallback=NotFound>
                 <Route path=StaticSegment("") view=home::HomePage />
+                <Route path=path!("/admin/login") view=admin::LoginPage ssr=SsrMode::Async />
+                <ParentRoute path=path!("/admin") view=admin::AdminLayout ssr=SsrMode::Async>
+                    <Route path=path!("") view=admin::DashboardPage ssr=SsrMode::Async />
+                    <Route path=path!("tenants") view=admin::TenantsPage ssr=SsrMode::Async />
+                    <Route path=path!("tenants/new") view=admin::NewTenantPage ssr=SsrMode::Async />
+                    <Route path=path!("tenants/:slug") view=admin::TenantPage ssr=SsrMode::Async />
+                    <Route path=path!("jobs") view=admin::JobsPage ssr=SsrMode::Async />
+                    <Route path=path!("plans") view=admin::PlansPage ssr=SsrMode::Async />
+                    <Route path=path!("audit") view=admin::AuditLogPage ssr=SsrMode::Async />
+                </ParentRoute>
             </Routes>
         </Router>
     }

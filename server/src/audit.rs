@@ -18,6 +18,11 @@ impl Actor {
         Actor(format!("api:{token_name}"))
     }
 
+    /// A superadmin in the portal, by email.
+    pub fn superadmin(email: &str) -> Actor {
+        Actor(format!("superadmin:{email}"))
+    }
+
     /// The actor's text as stored.
     pub fn as_str(&self) -> &str {
         &self.0
@@ -99,4 +104,61 @@ pub async fn for_tenant(
     .bind(tenant_id)
     .fetch_all(pool)
     .await
+}
+
+/// An audit entry with its tenant's slug, for the portal.
+#[derive(Debug, Clone, sqlx::FromRow)]
+pub struct AuditLine {
+    /// Sequence number.
+    pub id: i64,
+    /// When it happened.
+    pub at: chrono::DateTime<chrono::Utc>,
+    /// Who did it.
+    pub actor: String,
+    /// What happened.
+    pub action: String,
+    /// The tenant's slug, if any.
+    pub tenant_slug: Option<String>,
+    /// The job that did it, if any.
+    pub job_id: Option<Uuid>,
+    /// Free-form details.
+    pub details: Value,
+}
+
+/// Which audit entries [`page`] returns; `None` does not filter.
+#[derive(Debug, Clone, Default)]
+pub struct AuditFilter {
+    /// Only this tenant.
+    pub tenant_id: Option<Uuid>,
+    /// Only this actor (exact text, e.g. `system`).
+    pub actor: Option<String>,
+}
+
+/// Entries newest first, `limit` after skipping `offset`, and how many match in all.
+pub async fn page(
+    pool: &sqlx::PgPool,
+    filter: &AuditFilter,
+    limit: i64,
+    offset: i64,
+) -> Result<(Vec<AuditLine>, i64), sqlx::Error> {
+    let condition = "($1::uuid IS NULL OR a.tenant_id = $1) AND ($2::text IS NULL OR a.actor = $2)";
+    let total: i64 = sqlx::query_scalar(&format!(
+        "SELECT count(*) FROM audit_log a WHERE {condition}"
+    ))
+    .bind(filter.tenant_id)
+    .bind(filter.actor.as_deref())
+    .fetch_one(pool)
+    .await?;
+    let rows = sqlx::query_as(&format!(
+        "SELECT a.id, a.at, a.actor, a.action, t.slug AS tenant_slug, a.job_id, a.details \
+         FROM audit_log a LEFT JOIN tenants t ON t.id = a.tenant_id WHERE {condition} \
+         ORDER BY a.id DESC LIMIT $3 OFFSET $4"
+    ))
+    .bind(filter.tenant_id)
+    .bind(filter.actor.as_deref())
+    .bind(limit)
+    .bind(offset)
+    .fetch_all(pool)
+    .await?;
+    Ok((rows, total))
 }

@@ -29,6 +29,20 @@ enum Command {
         /// A name for the token (who uses it), shown in the audit log.
         name: String,
     },
+    /// Create a superadmin of the operations portal (`/admin`). The password is read from
+    /// SUPERADMIN_PASSWORD, else from the first line of standard input.
+    CreateSuperadmin {
+        /// The superadmin's email (their sign-in name).
+        #[arg(long)]
+        email: String,
+        /// Set a new password if the account exists (ends its sessions).
+        #[arg(long)]
+        reset_password: bool,
+        /// Do nothing if any superadmin exists; otherwise create this one with a random
+        /// password printed once on stdout (local quick start).
+        #[arg(long, conflicts_with = "reset_password")]
+        if_none: bool,
+    },
     /// Queue a (re)build of a plan's template database (run by the workers).
     BuildTemplate {
         /// The plan's key.
@@ -88,6 +102,36 @@ async fn run(command: Command, config: Config) -> anyhow::Result<()> {
             pool.close().await;
             Ok(())
         }
+        Command::CreateSuperadmin {
+            email,
+            reset_password,
+            if_none,
+        } => {
+            let pool = db::prepare(&config.database_url, 2)
+                .await
+                .with_context(|| format!("preparing {database}"))?;
+            if if_none {
+                if crate::admin::auth::any_superadmin(&pool).await? {
+                    tracing::info!("a superadmin exists; nothing to do");
+                } else {
+                    let password = generate_password();
+                    crate::admin::auth::create_superadmin(&pool, &email, &password, false).await?;
+                    print_credentials(&email, &password);
+                }
+            } else {
+                let password = read_password()?;
+                let created =
+                    crate::admin::auth::create_superadmin(&pool, &email, &password, reset_password)
+                        .await?;
+                tracing::info!(
+                    %email,
+                    "{}",
+                    if created { "superadmin created" } else { "superadmin password reset; their sessions are ended" }
+                );
+            }
+            pool.close().await;
+            Ok(())
+        }
         Command::BuildTemplate { plan } => {
             let pool = db::prepare(&config.database_url, 2)
                 .await
@@ -106,6 +150,40 @@ async fn run(command: Command, config: Config) -> anyhow::Result<()> {
             Ok(())
         }
     }
+}
+
+fn read_password() -> anyhow::Result<String> {
+    if let Ok(password) = std::env::var("SUPERADMIN_PASSWORD") {
+        return Ok(password);
+    }
+    let mut line = String::new();
+    std::io::stdin()
+        .read_line(&mut line)
+        .context("reading the password from standard input")?;
+    let password = line.trim_end_matches(['\r', '\n']).to_owned();
+    anyhow::ensure!(
+        !password.is_empty(),
+        "no password: set SUPERADMIN_PASSWORD or pipe it on standard input"
+    );
+    Ok(password)
+}
+
+fn generate_password() -> String {
+    use rand::Rng;
+    const ALPHABET: &[u8] = b"abcdefghijkmnpqrstuvwxyzABCDEFGHJKLMNPQRSTUVWXYZ23456789";
+    let mut rng = rand::thread_rng();
+    (0..20)
+        .map(|_| char::from(ALPHABET[rng.gen_range(0..ALPHABET.len())]))
+        .collect()
+}
+
+#[allow(clippy::print_stdout)]
+fn print_credentials(email: &str, password: &str) {
+    // Shown once, to the person starting the platform: only its argon2 hash is stored.
+    println!("Superadmin created for the operations portal (/admin):");
+    println!("  email:    {email}");
+    println!("  password: {password}");
+    println!("Change it with: server create-superadmin --email {email} --reset-password");
 }
 
 #[allow(clippy::print_stdout)]

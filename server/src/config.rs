@@ -63,6 +63,14 @@ pub struct Config {
     pub job_lease_seconds: u32,
     /// PBKDF2 rounds of owners' Odoo password hashes (Odoo's own default: 600,000).
     pub password_hash_rounds: u32,
+    /// Minutes without a request after which a superadmin session ends.
+    pub admin_session_idle_minutes: u32,
+    /// Hours after which a superadmin session ends whatever the activity.
+    pub admin_session_max_hours: u32,
+    /// Failed sign-ins per account within 15 minutes before sign-in is refused.
+    pub admin_login_max_failures: u32,
+    /// Whether session cookies carry `Secure` (keep true outside local HTTP development).
+    pub cookie_secure: bool,
 }
 
 impl fmt::Debug for Config {
@@ -94,6 +102,13 @@ impl fmt::Debug for Config {
             .field("tenant_db_prefix", &self.tenant_db_prefix)
             .field("job_lease_seconds", &self.job_lease_seconds)
             .field("password_hash_rounds", &self.password_hash_rounds)
+            .field(
+                "admin_session_idle_minutes",
+                &self.admin_session_idle_minutes,
+            )
+            .field("admin_session_max_hours", &self.admin_session_max_hours)
+            .field("admin_login_max_failures", &self.admin_login_max_failures)
+            .field("cookie_secure", &self.cookie_secure)
             .finish()
     }
 }
@@ -318,6 +333,25 @@ impl Config {
             "a whole number from 1000 to 10000000",
             |v| v.parse().ok().filter(|n| (1000..=10_000_000).contains(n)),
         );
+        let admin_session_idle_minutes = r.parsed(
+            "ADMIN_SESSION_IDLE_MINUTES",
+            30,
+            "a whole number of minutes from 1 to 1440",
+            |v| v.parse().ok().filter(|n| (1..=1440).contains(n)),
+        );
+        let admin_session_max_hours = r.parsed(
+            "ADMIN_SESSION_MAX_HOURS",
+            12,
+            "a whole number of hours from 1 to 168",
+            |v| v.parse().ok().filter(|n| (1..=168).contains(n)),
+        );
+        let admin_login_max_failures = r.parsed(
+            "ADMIN_LOGIN_MAX_FAILURES",
+            5,
+            "a whole number from 1 to 100",
+            |v| v.parse().ok().filter(|n| (1..=100).contains(n)),
+        );
+        let cookie_secure = r.parsed("COOKIE_SECURE", true, "true or false", parse_bool);
 
         match (r.errors.is_empty(), database_url) {
             (true, Some(database_url)) => Ok(Config {
@@ -341,6 +375,10 @@ impl Config {
                 tenant_db_prefix,
                 job_lease_seconds,
                 password_hash_rounds,
+                admin_session_idle_minutes,
+                admin_session_max_hours,
+                admin_login_max_failures,
+                cookie_secure,
             }),
             _ => Err(ConfigErrors(r.errors)),
         }

@@ -1,5 +1,6 @@
 //! The platform's server: configuration, database, web (portals, API, health) and workers.
 
+pub mod admin;
 pub mod api;
 pub mod audit;
 pub mod auth;

@@ -27,6 +27,10 @@ pub struct Plan {
     pub max_companies: i32,
     /// Storage limit in MB, if limited.
     pub storage_mb: Option<i32>,
+    /// Monthly price in cents of `currency`.
+    pub price_cents: i32,
+    /// ISO 4217 currency code.
+    pub currency: String,
     /// Offered to new tenants.
     pub active: bool,
     /// Template database state: none, building, ready, failed.
@@ -58,6 +62,12 @@ pub struct NewPlan {
     pub max_companies: Option<i32>,
     /// Storage limit in MB.
     pub storage_mb: Option<i32>,
+    /// Monthly price in cents (default 0).
+    #[serde(default)]
+    pub price_cents: Option<i32>,
+    /// ISO 4217 currency code (default EUR).
+    #[serde(default)]
+    pub currency: Option<String>,
 }
 
 /// Changes to a plan; absent fields are left alone. Changing modules requires a template
@@ -77,9 +87,16 @@ pub struct PlanUpdate {
     pub storage_mb: Option<i32>,
     /// Offered to new tenants.
     pub active: Option<bool>,
+    /// Monthly price in cents.
+    #[serde(default)]
+    pub price_cents: Option<i32>,
+    /// ISO 4217 currency code.
+    #[serde(default)]
+    pub currency: Option<String>,
 }
 
-const COLUMNS: &str = "id, key, name, modules, max_users, max_companies, storage_mb, active, \
+const COLUMNS: &str =
+    "id, key, name, modules, max_users, max_companies, storage_mb, price_cents, currency, active, \
     template_state, template_error, template_built_at, created_at, updated_at";
 
 fn check_key(key: &str) -> Result<(), ServiceError> {
@@ -97,6 +114,26 @@ fn check_key(key: &str) -> Result<(), ServiceError> {
             "A plan key is 1 to 31 lowercase letters, digits or _, starting with a letter.",
         ))
     }
+}
+
+fn check_price(price_cents: Option<i32>, currency: Option<&str>) -> Result<(), ServiceError> {
+    if price_cents.is_some_and(|p| p < 0) {
+        return Err(ServiceError::invalid(
+            "price_invalid",
+            "price_cents",
+            "The price cannot be negative.",
+        ));
+    }
+    if let Some(c) = currency {
+        if c.len() != 3 || !c.chars().all(|ch| ch.is_ascii_uppercase()) {
+            return Err(ServiceError::invalid(
+                "currency_invalid",
+                "currency",
+                "A currency is a three-letter ISO code such as EUR or USD.",
+            ));
+        }
+    }
+    Ok(())
 }
 
 fn check_name(name: &str) -> Result<(), ServiceError> {
@@ -155,10 +192,11 @@ pub async fn create(p: &Platform, actor: &Actor, input: NewPlan) -> Result<Plan,
     check_name(&input.name)?;
     check_modules(&input.modules)?;
     check_limits(input.max_users, input.max_companies, input.storage_mb)?;
+    check_price(input.price_cents, input.currency.as_deref())?;
     let mut tx = p.pool.begin().await?;
     let plan: Plan = sqlx::query_as(&format!(
-        "INSERT INTO plans (key, name, modules, max_users, max_companies, storage_mb) \
-         VALUES ($1, $2, $3, $4, COALESCE($5, 1), $6) RETURNING {COLUMNS}"
+        "INSERT INTO plans (key, name, modules, max_users, max_companies, storage_mb, price_cents, currency) \
+         VALUES ($1, $2, $3, $4, COALESCE($5, 1), $6, COALESCE($7, 0), COALESCE($8, 'EUR')) RETURNING {COLUMNS}"
     ))
     .bind(&input.key)
     .bind(input.name.trim())
@@ -166,6 +204,8 @@ pub async fn create(p: &Platform, actor: &Actor, input: NewPlan) -> Result<Plan,
     .bind(input.max_users)
     .bind(input.max_companies)
     .bind(input.storage_mb)
+    .bind(input.price_cents)
+    .bind(input.currency.as_deref())
     .fetch_one(&mut *tx)
     .await
     .map_err(|e| match unique_violation(&e).as_deref() {
@@ -231,11 +271,13 @@ pub async fn update(
         check_modules(modules)?;
     }
     check_limits(input.max_users, input.max_companies, input.storage_mb)?;
+    check_price(input.price_cents, input.currency.as_deref())?;
     let mut tx = p.pool.begin().await?;
     let plan: Plan = sqlx::query_as(&format!(
         "UPDATE plans SET name = COALESCE($2, name), modules = COALESCE($3, modules), \
          max_users = COALESCE($4, max_users), max_companies = COALESCE($5, max_companies), \
-         storage_mb = COALESCE($6, storage_mb), active = COALESCE($7, active), updated_at = now() \
+         storage_mb = COALESCE($6, storage_mb), active = COALESCE($7, active), \
+         price_cents = COALESCE($8, price_cents), currency = COALESCE($9, currency), updated_at = now() \
          WHERE id = $1 RETURNING {COLUMNS}"
     ))
     .bind(id)
@@ -245,16 +287,22 @@ pub async fn update(
     .bind(input.max_companies)
     .bind(input.storage_mb)
     .bind(input.active)
+    .bind(input.price_cents)
+    .bind(input.currency.as_deref())
     .fetch_optional(&mut *tx)
     .await?
     .ok_or(ServiceError::NotFound("plan"))?;
     audit::record(
         &mut *tx,
         actor,
-        "plan.updated",
+        match input.active {
+            Some(false) => "plan.archived",
+            Some(true) => "plan.unarchived",
+            None => "plan.updated",
+        },
         None,
         None,
-        json!({"plan_id": id}),
+        json!({"plan_id": id, "key": plan.key}),
     )
     .await?;
     tx.commit().await?;

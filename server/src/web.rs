@@ -71,7 +71,13 @@ pub fn router(platform: Platform) -> Router {
     });
     let routes = generate_route_list(App);
     let leptos_options = state.leptos.clone();
-    let api = crate::api::router(platform);
+    let api = crate::api::router(platform.clone());
+    let portal: app::admin::backend::Backend =
+        Arc::new(crate::admin::portal::Portal::new(platform.clone()));
+    let cookie_secure = app::admin::api::CookieSecure(config.cookie_secure);
+    let live = Router::new()
+        .route("/admin/events/jobs", get(crate::admin::http::jobs_events))
+        .with_state(platform.clone());
 
     Router::new()
         .nest("/api/v1", api)
@@ -87,10 +93,17 @@ pub fn router(platform: Platform) -> Router {
             move || {
                 provide_context(pool.clone());
                 provide_context(odoo_target.clone());
+                provide_context(portal.clone());
+                provide_context(cookie_secure);
             },
             move || shell(leptos_options.clone()),
         )
         .fallback(leptos_axum::file_and_error_handler::<AppState, _>(shell))
+        .merge(live)
+        .layer(axum::middleware::from_fn_with_state(
+            platform,
+            crate::admin::http::session_layer,
+        ))
         .layer(axum::middleware::from_fn(observability::track_http))
         .layer(PropagateRequestIdLayer::x_request_id())
         .layer(TraceLayer::new_for_http())

@@ -51,6 +51,8 @@ pub const RESERVED_SLUGS: &[&str] = &[
     "traefik",
     "metrics",
     "health",
+    // Paths of the superadmin portal under /admin/tenants/.
+    "new",
 ];
 
 /// A tenant's name in URLs and its database: `^[a-z][a-z0-9-]{1,30}[a-z0-9]$`, not reserved.

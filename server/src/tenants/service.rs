@@ -253,6 +253,115 @@ fn decode_cursor(s: &str) -> Option<(chrono::DateTime<chrono::Utc>, Uuid)> {
     ))
 }
 
+/// `$1` state, `$2` plan key, `$3` ILIKE pattern: the filter of every tenant listing.
+const FILTER_CONDITIONS: &str = "($1::text IS NULL OR t.state = $1) AND ($2::text IS NULL OR p.key = $2) \
+     AND ($3::text IS NULL OR t.slug ILIKE $3 OR t.owner_email ILIKE $3 OR t.company_name ILIKE $3)";
+
+/// The filter's search text as an ILIKE pattern with its wildcards escaped.
+fn search_pattern(filter: &TenantFilter) -> Option<String> {
+    filter
+        .search
+        .as_deref()
+        .map(str::trim)
+        .filter(|s| !s.is_empty())
+        .map(|s| {
+            format!(
+                "%{}%",
+                s.replace('\\', "\\\\")
+                    .replace('%', "\\%")
+                    .replace('_', "\\_")
+            )
+        })
+}
+
+/// How many tenants match `filter`.
+pub async fn count(p: &Platform, filter: &TenantFilter) -> Result<i64, ServiceError> {
+    Ok(sqlx::query_scalar(&format!(
+        "SELECT count(*) FROM tenants t JOIN plans p ON p.id = t.plan_id WHERE {FILTER_CONDITIONS}"
+    ))
+    .bind(filter.state.map(TenantState::as_str))
+    .bind(filter.plan.as_deref())
+    .bind(search_pattern(filter).as_deref())
+    .fetch_one(&p.pool)
+    .await?)
+}
+
+/// Sort orders of [`page`].
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum TenantSort {
+    /// Creation time.
+    Created,
+    /// Slug.
+    Slug,
+    /// State, then slug.
+    State,
+    /// Plan key, then slug.
+    Plan,
+    /// Owner's email, then slug.
+    Owner,
+}
+
+impl TenantSort {
+    /// Parses a sort name (`created`, `slug`, `state`, `plan`, `owner`).
+    pub fn parse(s: &str) -> Option<TenantSort> {
+        Some(match s {
+            "created" => TenantSort::Created,
+            "slug" => TenantSort::Slug,
+            "state" => TenantSort::State,
+            "plan" => TenantSort::Plan,
+            "owner" => TenantSort::Owner,
+            _ => return None,
+        })
+    }
+
+    fn columns(self) -> &'static str {
+        match self {
+            TenantSort::Created => "t.created_at {dir}, t.id {dir}",
+            TenantSort::Slug => "t.slug {dir}",
+            TenantSort::State => "t.state {dir}, t.slug",
+            TenantSort::Plan => "p.key {dir}, t.slug",
+            TenantSort::Owner => "t.owner_email {dir}, t.slug",
+        }
+    }
+}
+
+/// One numbered page (from 1) of tenants in a chosen order, and the matching total: the
+/// portal's table. `per_page` is 1 to 200.
+pub async fn page(
+    p: &Platform,
+    filter: &TenantFilter,
+    sort: TenantSort,
+    descending: bool,
+    page: u32,
+    per_page: u32,
+) -> Result<(Vec<Tenant>, i64), ServiceError> {
+    if !(1..=200).contains(&per_page) {
+        return Err(ServiceError::invalid(
+            "limit_invalid",
+            "per_page",
+            "per_page must be from 1 to 200.",
+        ));
+    }
+    let total = count(p, filter).await?;
+    // The order comes from a closed set of constants, never from the caller's text.
+    let order = sort
+        .columns()
+        .replace("{dir}", if descending { "DESC" } else { "ASC" });
+    let offset = i64::from(page.max(1) - 1) * i64::from(per_page);
+    let items = sqlx::query_as(&format!(
+        "SELECT {TENANT_COLUMNS} FROM tenants t JOIN plans p ON p.id = t.plan_id \
+         WHERE {FILTER_CONDITIONS} ORDER BY {order} LIMIT $4 OFFSET $5"
+    ))
+    .bind(filter.state.map(TenantState::as_str))
+    .bind(filter.plan.as_deref())
+    .bind(search_pattern(filter).as_deref())
+    .bind(i64::from(per_page))
+    .bind(offset)
+    .fetch_all(&p.pool)
+    .await?;
+    Ok((items, total))
+}
+
 /// Lists tenants newest first, `limit` (1–200) at a time after `cursor`.
 pub async fn list(
     p: &Platform,
@@ -277,30 +386,10 @@ pub async fn list(
         })?),
         None => None,
     };
-    let search = filter
-        .search
-        .as_deref()
-        .map(str::trim)
-        .filter(|s| !s.is_empty())
-        .map(|s| {
-            format!(
-                "%{}%",
-                s.replace('\\', "\\\\")
-                    .replace('%', "\\%")
-                    .replace('_', "\\_")
-            )
-        });
+    let search = search_pattern(filter);
     let state = filter.state.map(TenantState::as_str);
-    let conditions = "($1::text IS NULL OR t.state = $1) AND ($2::text IS NULL OR p.key = $2) \
-         AND ($3::text IS NULL OR t.slug ILIKE $3 OR t.owner_email ILIKE $3 OR t.company_name ILIKE $3)";
-    let total: i64 = sqlx::query_scalar(&format!(
-        "SELECT count(*) FROM tenants t JOIN plans p ON p.id = t.plan_id WHERE {conditions}"
-    ))
-    .bind(state)
-    .bind(filter.plan.as_deref())
-    .bind(search.as_deref())
-    .fetch_one(&p.pool)
-    .await?;
+    let conditions = FILTER_CONDITIONS;
+    let total = count(p, filter).await?;
     let mut items: Vec<Tenant> = sqlx::query_as(&format!(
         "SELECT {TENANT_COLUMNS} FROM tenants t JOIN plans p ON p.id = t.plan_id WHERE {conditions} \
          AND ($4::timestamptz IS NULL OR (t.created_at, t.id) < ($4, $5)) \

@@ -1,0 +1,131 @@
+//! The server side of the portal (feature `ssr`): the service layer seen through a trait
+//! that the `server` crate implements and provides as Leptos context. The portal's server
+//! functions hold no business logic of their own; they check who is calling and delegate.
+
+use super::model::*;
+use leptos::prelude::*;
+use std::sync::Arc;
+
+/// The session cookie's name.
+pub const SESSION_COOKIE: &str = "saas_admin";
+
+/// A signed-in superadmin, put into the request's extensions by the server's session
+/// middleware (absent for anonymous requests).
+#[derive(Clone, Debug)]
+pub struct Principal {
+    /// Superadmin id.
+    pub id: String,
+    /// Email.
+    pub email: String,
+    /// The session's CSRF token.
+    pub csrf: String,
+}
+
+/// A new session.
+#[derive(Clone, Debug)]
+pub struct SignedIn {
+    /// The cookie value (shown once, stored hashed).
+    pub token: String,
+    /// Cookie lifetime in seconds.
+    pub max_age_secs: i64,
+}
+
+/// The service layer as the portal uses it. `actor` is the signed-in superadmin's email.
+#[async_trait::async_trait]
+pub trait AdminBackend: Send + Sync + 'static {
+    /// Checks a password (rate-limited) and opens a session.
+    async fn sign_in(&self, email: &str, password: &str) -> Result<SignedIn, AdminError>;
+    /// Ends the session with this cookie value.
+    async fn sign_out(&self, token: &str) -> Result<(), AdminError>;
+    /// Dashboard counts.
+    async fn dashboard(&self) -> Result<Dashboard, AdminError>;
+    /// A page of tenants.
+    async fn tenants(&self, query: TenantQuery) -> Result<TenantTable, AdminError>;
+    /// Plans that new tenants can take.
+    async fn plan_options(&self) -> Result<Vec<PlanOption>, AdminError>;
+    /// One tenant.
+    async fn tenant(&self, slug: &str) -> Result<TenantDetail, AdminError>;
+    /// Creates a tenant; returns its slug.
+    async fn create_tenant(&self, actor: &str, form: NewTenantForm) -> Result<String, AdminError>;
+    /// Deactivates, reactivates or deletes a tenant.
+    async fn tenant_op(&self, actor: &str, slug: &str, op: TenantOp) -> Result<(), AdminError>;
+    /// The jobs monitor.
+    async fn jobs(&self) -> Result<JobsView, AdminError>;
+    /// Retries or cancels a job.
+    async fn job_op(&self, actor: &str, id: &str, op: JobOp) -> Result<(), AdminError>;
+    /// Every plan.
+    async fn plans(&self) -> Result<Vec<PlanRow>, AdminError>;
+    /// Creates or edits a plan.
+    async fn save_plan(&self, actor: &str, form: PlanForm) -> Result<(), AdminError>;
+    /// Archives (inactive) or restores a plan.
+    async fn set_plan_active(&self, actor: &str, id: &str, active: bool) -> Result<(), AdminError>;
+    /// A page of the audit log.
+    async fn audit(&self, query: AuditQuery) -> Result<AuditPage, AdminError>;
+}
+
+/// The backend handle in Leptos context.
+pub type Backend = Arc<dyn AdminBackend>;
+
+/// The backend, or an internal error if the server did not provide one.
+pub fn backend() -> Result<Backend, AdminError> {
+    use_context::<Backend>()
+        .ok_or_else(|| AdminError::new(ErrorKind::Internal, "The portal is not configured."))
+}
+
+/// Sets the response status for `error` and passes it on.
+pub fn fail<T>(error: AdminError) -> Result<T, AdminError> {
+    if let Some(response) = use_context::<leptos_axum::ResponseOptions>() {
+        if let Ok(status) = http::StatusCode::from_u16(error.status()) {
+            response.set_status(status);
+        }
+    }
+    Err(error)
+}
+
+/// The caller, if signed in.
+pub fn principal() -> Option<Principal> {
+    use_context::<http::request::Parts>()?
+        .extensions
+        .get::<Principal>()
+        .cloned()
+}
+
+/// The caller for a read: must be a signed-in superadmin.
+pub fn require_admin() -> Result<Principal, AdminError> {
+    match principal() {
+        Some(p) => Ok(p),
+        None => fail(AdminError::new(
+            ErrorKind::Unauthorized,
+            "Your session has ended. Sign in again.",
+        )),
+    }
+}
+
+/// The caller for a change: a signed-in superadmin whose request carries the session's
+/// CSRF token (compared in constant time).
+pub fn authorize_change(csrf: &str) -> Result<Principal, AdminError> {
+    let p = require_admin()?;
+    let a = p.csrf.as_bytes();
+    let b = csrf.as_bytes();
+    let same = a.len() == b.len() && a.iter().zip(b).fold(0u8, |acc, (x, y)| acc | (x ^ y)) == 0;
+    if !same {
+        tracing::warn!(admin = %p.email, "refused a change with a bad CSRF token");
+        return fail(AdminError::new(
+            ErrorKind::Forbidden,
+            "This form has expired or was not sent by the portal. Reload the page and try again.",
+        ));
+    }
+    Ok(p)
+}
+
+/// Runs a backend call, mapping its error to the response status.
+pub async fn call<T, F, Fut>(f: F) -> Result<T, AdminError>
+where
+    F: FnOnce(Backend) -> Fut,
+    Fut: std::future::Future<Output = Result<T, AdminError>>,
+{
+    match f(backend()?).await {
+        Ok(v) => Ok(v),
+        Err(e) => fail(e),
+    }
+}

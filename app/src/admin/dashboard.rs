@@ -1,0 +1,79 @@
+//! The dashboard: tenants by state, jobs that need attention, recent audit entries.
+
+use super::api::dashboard_counts;
+use super::widgets::{AuditTable, ErrorBox};
+use leptos::prelude::*;
+use leptos_meta::Title;
+
+/// The operator's first page.
+#[component]
+pub fn DashboardPage() -> impl IntoView {
+    let data = Resource::new(|| (), |_| dashboard_counts());
+    view! {
+        <Title text="Dashboard · Odoo SaaS" />
+        <h1>"Dashboard"</h1>
+        <Suspense fallback=|| view! { <p class="loading">"Loading…"</p> }>
+            {move || Suspend::new(async move {
+                match data.await {
+                    Err(error) => view! { <ErrorBox error /> }.into_any(),
+                    Ok(d) => {
+                        view! {
+                            <section aria-labelledby="tenants-h">
+                                <h2 id="tenants-h">"Tenants"</h2>
+                                <ul class="cards">
+                                    {d
+                                        .tenants_by_state
+                                        .into_iter()
+                                        .map(|(state, n)| {
+                                            let class = format!("card stat state-{state}");
+                                            let link = format!("/admin/tenants?state={state}");
+                                            view! {
+                                                <li class=class>
+                                                    <a href=link>
+                                                        <span class="num">{n}</span>
+                                                        <span class="what">{state}</span>
+                                                    </a>
+                                                </li>
+                                            }
+                                        })
+                                        .collect_view()}
+                                </ul>
+                            </section>
+                            <section aria-labelledby="jobs-h">
+                                <h2 id="jobs-h">"Jobs"</h2>
+                                <ul class="cards">
+                                    {[
+                                        ("queued", d.jobs_queued),
+                                        ("running", d.jobs_running),
+                                        ("failed", d.jobs_failed),
+                                        ("dead", d.jobs_dead),
+                                    ]
+                                        .into_iter()
+                                        .map(|(state, n)| {
+                                            view! {
+                                                <li class=format!("card stat state-{state}")>
+                                                    <a href="/admin/jobs">
+                                                        <span class="num">{n}</span>
+                                                        <span class="what">{state}</span>
+                                                    </a>
+                                                </li>
+                                            }
+                                        })
+                                        .collect_view()}
+                                </ul>
+                            </section>
+                            <section aria-labelledby="audit-h">
+                                <h2 id="audit-h">"Recent changes"</h2>
+                                <AuditTable rows=d.recent_audit />
+                                <p>
+                                    <a href="/admin/audit">"Whole audit log →"</a>
+                                </p>
+                            </section>
+                        }
+                            .into_any()
+                    }
+                }
+            })}
+        </Suspense>
+    }
+}

@@ -1,0 +1,28 @@
+//! The superadmin portal: sign-in, dashboard, tenants, jobs, plans and the audit log.
+//! Pages are rendered whole on the server (`SsrMode::Async`), so they read and navigate
+//! before the wasm has loaded; forms post to server functions with or without it.
+
+pub mod api;
+#[cfg(feature = "ssr")]
+pub mod backend;
+pub mod model;
+
+mod audit;
+mod dashboard;
+mod jobs;
+mod layout;
+mod login;
+mod plans;
+mod tenant;
+mod tenants;
+mod widgets;
+
+pub use audit::AuditLogPage;
+pub use dashboard::DashboardPage;
+pub use jobs::JobsPage;
+pub use layout::AdminLayout;
+pub use login::LoginPage;
+pub use plans::PlansPage;
+pub use tenant::TenantPage;
+pub use tenants::{NewTenantPage, TenantsPage};
+pub use widgets::encode;

@@ -1,0 +1,289 @@
+//! One tenant: state, link, plan, database size, its jobs and audit trail, and actions.
+
+use super::api::{get_tenant, ChangeJob, ChangeTenant};
+use super::model::{JobRow, TenantDetail};
+use super::widgets::{action_error, AuditTable, CsrfField, ErrorBox, JobProgress, StateBadge};
+use leptos::prelude::*;
+use leptos_meta::Title;
+use leptos_router::hooks::use_params_map;
+
+/// The tenant's page; refreshes itself while a job works on the tenant.
+#[component]
+pub fn TenantPage() -> impl IntoView {
+    let params = use_params_map();
+    let slug = move || params.with(|p| p.get("slug").unwrap_or_default());
+    let change = ServerAction::<ChangeTenant>::new();
+    let job_change = ServerAction::<ChangeJob>::new();
+    let tick = RwSignal::new(0u32);
+    let data = Resource::new(
+        move || {
+            (
+                slug(),
+                change.version().get(),
+                job_change.version().get(),
+                tick.get(),
+            )
+        },
+        |(slug, ..)| get_tenant(slug),
+    );
+    // While a job is working on the tenant, look again every 1.5 s.
+    #[cfg(feature = "hydrate")]
+    {
+        let handle = set_interval_with_handle(
+            move || {
+                let busy = data
+                    .get_untracked()
+                    .and_then(|r| r.ok())
+                    .is_some_and(|t| t.row.pending_op.is_some());
+                if busy {
+                    tick.update(|n| *n += 1);
+                }
+            },
+            std::time::Duration::from_millis(1500),
+        );
+        if let Ok(handle) = handle {
+            on_cleanup(move || handle.clear());
+        }
+    }
+    view! {
+        <Transition fallback=|| view! { <p class="loading">"Loading…"</p> }>
+            {move || Suspend::new(async move {
+                match data.await {
+                    Err(error) => view! { <ErrorBox error /> }.into_any(),
+                    Ok(t) => view! { <TenantView t change job_change /> }.into_any(),
+                }
+            })}
+        </Transition>
+    }
+}
+
+#[component]
+fn TenantView(
+    t: TenantDetail,
+    change: ServerAction<ChangeTenant>,
+    job_change: ServerAction<ChangeJob>,
+) -> impl IntoView {
+    let slug = t.row.slug.clone();
+    let state = t.row.state.clone();
+    let busy = t.row.pending_op.is_some();
+    let can_deactivate = state == "active" && !busy;
+    let can_reactivate = state == "suspended" && !busy;
+    let can_delete = matches!(state.as_str(), "active" | "suspended" | "failed") && !busy;
+    let failed_job = t
+        .jobs
+        .iter()
+        .find(|j| j.retryable() && j.kind != "noop")
+        .cloned();
+    view! {
+        <Title text=format!("{slug} · Odoo SaaS") />
+        <div class="page-head">
+            <h1>{slug.clone()}</h1>
+            <StateBadge state=state.clone() />
+            {t.row.pending_op.clone().map(|op| view! { <span class="sub busy">{format!("{op} in progress…")}</span> })}
+        </div>
+        <dl class="facts" id="tenant-facts">
+            <dt>"Address"</dt>
+            <dd>
+                <a href=t.url.clone() target="_blank" rel="noopener">
+                    {t.row.hostname.clone()}
+                </a>
+            </dd>
+            <dt>"Plan"</dt>
+            <dd>{t.row.plan.clone()}</dd>
+            <dt>"Owner"</dt>
+            <dd>{format!("{} <{}>", t.owner_name, t.row.owner_email)}</dd>
+            <dt>"Companies"</dt>
+            <dd>
+                {std::iter::once(t.row.company_name.clone())
+                    .chain(t.extra_companies.clone())
+                    .collect::<Vec<_>>()
+                    .join(", ")}
+            </dd>
+            <dt>"Database"</dt>
+            <dd>
+                <code>{t.db_name.clone()}</code>
+                {format!(" · {}", t.db_size.clone().unwrap_or_else(|| "no database".into()))}
+            </dd>
+            <dt>"Created"</dt>
+            <dd>{t.row.created_at.clone()}</dd>
+        </dl>
+        {t.last_error.clone().map(|e| view! { <p class="alert error">{format!("Last error: {e}")}</p> })}
+        <section class="actions" aria-label="Actions">
+            <TenantButton change slug=slug.clone() op="deactivate" label="Deactivate" enabled=can_deactivate />
+            <TenantButton change slug=slug.clone() op="reactivate" label="Reactivate" enabled=can_reactivate />
+            {failed_job.map(|j| view! { <JobButton action=job_change id=j.id op="retry" label="Retry failed job" /> })}
+            <DeleteDialog change slug=slug.clone() enabled=can_delete />
+        </section>
+        {action_error(change)}
+        {action_error(job_change)}
+        <section aria-labelledby="jobs-h">
+            <h2 id="jobs-h">"Jobs"</h2>
+            <JobMiniTable jobs=t.jobs />
+        </section>
+        <section aria-labelledby="audit-h">
+            <h2 id="audit-h">"Audit trail"</h2>
+            <AuditTable rows=t.audit />
+            <p>
+                <a href=format!("/admin/audit?tenant={slug}")>"In the audit log →"</a>
+            </p>
+        </section>
+    }
+}
+
+#[component]
+fn TenantButton(
+    change: ServerAction<ChangeTenant>,
+    slug: String,
+    op: &'static str,
+    label: &'static str,
+    enabled: bool,
+) -> impl IntoView {
+    view! {
+        <ActionForm action=change attr:class="inline">
+            <CsrfField />
+            <input type="hidden" name="slug" value=slug />
+            <input type="hidden" name="op" value=op />
+            <button type="submit" disabled=move || !enabled || change.pending().get()>
+                {label}
+            </button>
+        </ActionForm>
+    }
+}
+
+/// A retry or cancel button for one job.
+#[component]
+pub fn JobButton(
+    action: ServerAction<ChangeJob>,
+    id: String,
+    op: &'static str,
+    label: &'static str,
+) -> impl IntoView {
+    view! {
+        <ActionForm action attr:class="inline">
+            <CsrfField />
+            <input type="hidden" name="id" value=id />
+            <input type="hidden" name="op" value=op />
+            <button type="submit" class=format!("small {op}") disabled=move || action.pending().get()>
+                {label}
+            </button>
+        </ActionForm>
+    }
+}
+
+/// Deletion asks for the slug to be typed; the server checks it again.
+#[component]
+fn DeleteDialog(change: ServerAction<ChangeTenant>, slug: String, enabled: bool) -> impl IntoView {
+    let dialog = NodeRef::<leptos::html::Dialog>::new();
+    let typed = RwSignal::new(String::new());
+    let open = move |_| {
+        if let Some(d) = dialog.get() {
+            typed.set(String::new());
+            let _ = d.show_modal();
+        }
+    };
+    let close = move |_| {
+        if let Some(d) = dialog.get() {
+            d.close();
+        }
+    };
+    // Close the dialog once the delete has been accepted.
+    Effect::new(move |_| {
+        if change.value().get().is_some_and(|r| r.is_ok()) {
+            if let Some(d) = dialog.get_untracked() {
+                d.close();
+            }
+        }
+    });
+    let expected = slug.clone();
+    let matches = move || typed.get().trim() == expected;
+    let confirm_error = move || {
+        change
+            .value()
+            .get()
+            .and_then(|r| r.err())
+            .and_then(|e| e.for_field("confirm"))
+            .map(|m| view! { <p class="field-error" role="alert">{m}</p> })
+    };
+    view! {
+        <button type="button" class="danger" on:click=open disabled=!enabled>
+            "Delete…"
+        </button>
+        <dialog node_ref=dialog aria-labelledby="delete-title" class="confirm">
+            <ActionForm action=change>
+                <h2 id="delete-title">{format!("Delete {slug}?")}</h2>
+                <p>
+                    "This drops the tenant's Odoo database and files. The owner loses access at once. It cannot be undone."
+                </p>
+                <CsrfField />
+                <input type="hidden" name="slug" value=slug.clone() />
+                <input type="hidden" name="op" value="delete" />
+                <label for="confirm">{format!("Type {slug} to confirm")}</label>
+                <input
+                    id="confirm"
+                    name="confirm"
+                    autocomplete="off"
+                    on:input=move |ev| typed.set(event_target_value(&ev))
+                    prop:value=move || typed.get()
+                />
+                {confirm_error}
+                <label class="check">
+                    <input type="checkbox" name="backup" value="on" checked />
+                    " Keep a final backup (pg_dump)"
+                </label>
+                <div class="buttons">
+                    <button type="button" on:click=close>
+                        "Cancel"
+                    </button>
+                    <button type="submit" class="danger" disabled=move || !matches() || change.pending().get()>
+                        "Delete for good"
+                    </button>
+                </div>
+            </ActionForm>
+        </dialog>
+    }
+}
+
+#[component]
+fn JobMiniTable(jobs: Vec<JobRow>) -> impl IntoView {
+    if jobs.is_empty() {
+        return view! { <p class="empty">"No jobs."</p> }.into_any();
+    }
+    view! {
+        <table class="data">
+            <thead>
+                <tr>
+                    <th scope="col">"Job"</th>
+                    <th scope="col">"State"</th>
+                    <th scope="col">"Progress"</th>
+                    <th scope="col">"Attempts"</th>
+                    <th scope="col">"Created (UTC)"</th>
+                </tr>
+            </thead>
+            <tbody>
+                {jobs
+                    .into_iter()
+                    .map(|j| {
+                        let error = j.last_error.clone().filter(|_| j.state != "succeeded");
+                        view! {
+                            <tr data-job-id=j.id.clone()>
+                                <td>
+                                    <code>{j.kind.clone()}</code>
+                                    {error.map(|e| view! { <div class="error-text">{e}</div> })}
+                                </td>
+                                <td>
+                                    <StateBadge state=j.state.clone() />
+                                </td>
+                                <td>
+                                    <JobProgress job=j.clone() />
+                                </td>
+                                <td>{format!("{}/{}", j.attempts, j.max_attempts)}</td>
+                                <td class="nowrap">{j.created_at.clone()}</td>
+                            </tr>
+                        }
+                    })
+                    .collect_view()}
+            </tbody>
+        </table>
+    }
+    .into_any()
+}

@@ -1,0 +1,241 @@
+//! HTTP pieces of the portal: the session middleware that guards `/admin` pages and the
+//! portal's server functions, and the live jobs stream.
+
+use super::auth::{self, SessionLookup};
+use crate::platform::Platform;
+use app::admin::backend::{AdminBackend, SESSION_COOKIE};
+use app::admin::model::{AdminError, ErrorKind};
+use axum::extract::{Request, State};
+use axum::http::{header, HeaderMap, HeaderValue, Method, StatusCode};
+use axum::middleware::Next;
+use axum::response::sse::{Event, KeepAlive, Sse};
+use axum::response::{IntoResponse, Redirect, Response};
+use futures::Stream;
+use std::convert::Infallible;
+use std::time::Duration;
+
+/// The session cookie's value, if the request has one.
+pub fn session_cookie(headers: &HeaderMap) -> Option<String> {
+    headers
+        .get_all(header::COOKIE)
+        .iter()
+        .filter_map(|v| v.to_str().ok())
+        .flat_map(|v| v.split(';'))
+        .filter_map(|kv| kv.trim().split_once('='))
+        .find(|(k, _)| *k == SESSION_COOKIE)
+        .map(|(_, v)| v.to_owned())
+}
+
+fn is_portal_page(path: &str) -> bool {
+    path == "/admin" || path.starts_with("/admin/")
+}
+
+fn is_portal_call(path: &str) -> bool {
+    path.starts_with("/sfn/admin/")
+}
+
+/// A cross-site request: its `Origin` (or `Referer`) names another host than `Host`.
+/// Browsers send `Origin` on every cross-site POST, so a forged form from another site is
+/// refused here even before its CSRF token is checked.
+fn cross_site(headers: &HeaderMap) -> bool {
+    let host = headers.get(header::HOST).and_then(|h| h.to_str().ok());
+    let source = headers
+        .get(header::ORIGIN)
+        .or_else(|| headers.get(header::REFERER))
+        .and_then(|h| h.to_str().ok());
+    match (host, source) {
+        (Some(host), Some(source)) => {
+            let authority = source
+                .split_once("://")
+                .map(|(_, rest)| rest.split('/').next().unwrap_or(""))
+                .unwrap_or("");
+            !authority.eq_ignore_ascii_case(host)
+        }
+        // No Origin/Referer: not a browser form from another site (or stripped by policy);
+        // the CSRF token still has to match.
+        _ => false,
+    }
+}
+
+fn refuse(status: StatusCode, kind: ErrorKind, message: &str) -> Response {
+    let body = AdminError::new(kind, message);
+    let json = serde_json::to_string(&body).unwrap_or_default();
+    (
+        status,
+        [(
+            header::CONTENT_TYPE,
+            HeaderValue::from_static("application/json"),
+        )],
+        json,
+    )
+        .into_response()
+}
+
+fn clear_cookie() -> HeaderValue {
+    HeaderValue::from_static("saas_admin=; Path=/; HttpOnly; SameSite=Lax; Max-Age=0")
+}
+
+/// Resolves the session cookie into a [`app::admin::backend::Principal`] request extension;
+/// sends anonymous visitors of portal pages to the sign-in page and refuses anonymous or
+/// cross-site calls of the portal's server functions.
+pub async fn session_layer(
+    State(p): State<Platform>,
+    mut request: Request,
+    next: Next,
+) -> Response {
+    let path = request.uri().path().to_owned();
+    let page = is_portal_page(&path);
+    let call = is_portal_call(&path) || path.starts_with("/sfn/auth/");
+    if !page && !call {
+        return next.run(request).await;
+    }
+    let unsafe_method = !matches!(
+        *request.method(),
+        Method::GET | Method::HEAD | Method::OPTIONS
+    );
+    if unsafe_method && cross_site(request.headers()) {
+        tracing::warn!(%path, "refused a cross-site request to the portal");
+        return refuse(
+            StatusCode::FORBIDDEN,
+            ErrorKind::Forbidden,
+            "This request came from another site and was refused.",
+        );
+    }
+    let cookie = session_cookie(request.headers());
+    let mut ended = false;
+    if let Some(token) = cookie.as_deref() {
+        match auth::resolve(&p, token).await {
+            Ok(SessionLookup::Valid(principal)) => {
+                request.extensions_mut().insert(principal);
+            }
+            Ok(SessionLookup::Ended) => ended = true,
+            Err(error) => {
+                tracing::error!(%error, "session lookup failed");
+                return refuse(
+                    StatusCode::SERVICE_UNAVAILABLE,
+                    ErrorKind::Internal,
+                    "The platform database did not answer; try again in a moment.",
+                );
+            }
+        }
+    }
+    let signed_in = request
+        .extensions()
+        .get::<app::admin::backend::Principal>()
+        .is_some();
+    let login_page = path == "/admin/login";
+    let mut response = if signed_in || login_page || path.starts_with("/sfn/auth/") {
+        if signed_in && login_page {
+            Redirect::to("/admin").into_response()
+        } else {
+            next.run(request).await
+        }
+    } else if page && !unsafe_method {
+        let mut target = format!(
+            "/admin/login?next={}",
+            app::admin::encode(&path_and_query(&request))
+        );
+        if ended {
+            target.push_str("&expired=1");
+        }
+        Redirect::to(&target).into_response()
+    } else {
+        refuse(
+            StatusCode::UNAUTHORIZED,
+            ErrorKind::Unauthorized,
+            if ended {
+                "Your session has expired. Sign in again."
+            } else {
+                "Sign in first."
+            },
+        )
+    };
+    let headers = response.headers_mut();
+    // Cleared on page loads only: a background call (the jobs stream, a server function)
+    // must not eat the cookie before the next page can say that the session expired.
+    if ended && page {
+        headers.append(header::SET_COOKIE, clear_cookie());
+    }
+    // Operator pages hold private data and tokens: never cached, never framed.
+    headers.insert(header::CACHE_CONTROL, HeaderValue::from_static("no-store"));
+    headers.insert("x-frame-options", HeaderValue::from_static("DENY"));
+    headers.insert("referrer-policy", HeaderValue::from_static("same-origin"));
+    response
+}
+
+fn path_and_query(request: &Request) -> String {
+    request
+        .uri()
+        .path_and_query()
+        .map(|pq| pq.as_str().to_owned())
+        .unwrap_or_else(|| "/admin".to_owned())
+}
+
+/// `GET /admin/events/jobs`: the jobs monitor's content as server-sent events, sent
+/// again whenever it changes (checked every second).
+pub async fn jobs_events(
+    State(p): State<Platform>,
+) -> Sse<impl Stream<Item = Result<Event, Infallible>>> {
+    let portal = super::portal::Portal::new(p);
+    let stream = futures::stream::unfold(
+        (portal, String::new(), true),
+        |(portal, last, first)| async move {
+            if !first {
+                tokio::time::sleep(Duration::from_secs(1)).await;
+            }
+            loop {
+                match portal.jobs().await {
+                    Ok(view) => {
+                        let json = serde_json::to_string(&view).unwrap_or_default();
+                        if json != last {
+                            let event = Event::default().event("jobs").data(json.clone());
+                            return Some((Ok(event), (portal, json, false)));
+                        }
+                    }
+                    Err(error) => {
+                        tracing::warn!(%error, "jobs stream could not read the jobs");
+                    }
+                }
+                tokio::time::sleep(Duration::from_secs(1)).await;
+            }
+        },
+    );
+    Sse::new(stream).keep_alive(KeepAlive::default())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn headers(pairs: &[(&'static str, &'static str)]) -> HeaderMap {
+        let mut h = HeaderMap::new();
+        for (k, v) in pairs {
+            h.insert(*k, HeaderValue::from_static(v));
+        }
+        h
+    }
+
+    #[test]
+    fn requests_from_another_site_are_cross_site() {
+        assert!(cross_site(&headers(&[
+            ("host", "admin.example.com"),
+            ("origin", "https://evil.example.net")
+        ])));
+        assert!(!cross_site(&headers(&[
+            ("host", "127.0.0.1:3000"),
+            ("origin", "http://127.0.0.1:3000")
+        ])));
+        assert!(!cross_site(&headers(&[
+            ("host", "127.0.0.1:3000"),
+            ("referer", "http://127.0.0.1:3000/admin/tenants")
+        ])));
+        assert!(!cross_site(&headers(&[("host", "127.0.0.1:3000")])));
+    }
+
+    #[test]
+    fn the_session_cookie_is_found_among_others() {
+        let h = headers(&[("cookie", "a=1; saas_admin=abc; b=2")]);
+        assert_eq!(session_cookie(&h).as_deref(), Some("abc"));
+        assert_eq!(session_cookie(&headers(&[("cookie", "a=1")])), None);
+    }
+}

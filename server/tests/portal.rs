@@ -1,0 +1,373 @@
+//! The superadmin portal over HTTP against real PostgreSQL: sign-in, cookies, rate limit,
+//! idle expiry, CSRF, and the server-rendered tenants table (search, filter, sort, pages).
+
+mod common;
+
+use common::{spawn_app, TestDb};
+use reqwest::header::{HeaderMap, HeaderValue, COOKIE, LOCATION, ORIGIN, SET_COOKIE};
+use reqwest::redirect::Policy;
+use reqwest::StatusCode;
+
+const EMAIL: &str = "ops@example.com";
+const PASSWORD: &str = "a long enough passphrase";
+
+struct Portal {
+    base: String,
+    http: reqwest::Client,
+    pool: sqlx::PgPool,
+    db: TestDb,
+}
+
+impl Portal {
+    async fn start(extra: &[(&str, &str)]) -> Portal {
+        let db = TestDb::empty().await;
+        let config = db.config(extra);
+        let pool = server::db::prepare(&config.database_url, 5)
+            .await
+            .expect("prepare database");
+        server::admin::auth::create_superadmin(&pool, EMAIL, PASSWORD, false)
+            .await
+            .expect("create superadmin");
+        let base = spawn_app(config, pool.clone()).await;
+        let http = reqwest::Client::builder()
+            .redirect(Policy::none())
+            .build()
+            .expect("client");
+        Portal {
+            base,
+            http,
+            pool,
+            db,
+        }
+    }
+
+    async fn sign_in(&self, email: &str, password: &str) -> reqwest::Response {
+        self.http
+            .post(format!("{}/sfn/auth/sign_in", self.base))
+            .form(&[("email", email), ("password", password)])
+            .send()
+            .await
+            .expect("sign in request")
+    }
+
+    /// Signs in and returns the session cookie (`saas_admin=…`).
+    async fn session(&self) -> String {
+        let response = self.sign_in(EMAIL, PASSWORD).await;
+        assert!(response.status().is_success() || response.status().is_redirection());
+        let cookie = response
+            .headers()
+            .get(SET_COOKIE)
+            .and_then(|v| v.to_str().ok())
+            .expect("a session cookie")
+            .to_owned();
+        cookie.split(';').next().unwrap_or_default().to_owned()
+    }
+
+    async fn get(&self, path: &str, cookie: Option<&str>) -> reqwest::Response {
+        let mut request = self.http.get(format!("{}{path}", self.base));
+        if let Some(c) = cookie {
+            request = request.header(COOKIE, c);
+        }
+        request.send().await.expect("GET")
+    }
+
+    async fn page(&self, path: &str, cookie: &str) -> String {
+        let response = self.get(path, Some(cookie)).await;
+        assert_eq!(response.status(), StatusCode::OK, "{path}");
+        response.text().await.expect("body")
+    }
+
+    async fn csrf(&self, cookie: &str) -> String {
+        let response = self
+            .http
+            .post(format!("{}/sfn/admin/me", self.base))
+            .header(COOKIE, cookie)
+            .send()
+            .await
+            .expect("me");
+        assert_eq!(response.status(), StatusCode::OK);
+        let me: serde_json::Value = response.json().await.expect("json");
+        me["csrf"].as_str().expect("csrf").to_owned()
+    }
+
+    async fn finish(self) {
+        self.pool.close().await;
+        self.db.drop_database().await;
+    }
+}
+
+#[tokio::test]
+async fn anonymous_visitors_are_sent_to_sign_in_and_calls_refused() {
+    let portal = Portal::start(&[]).await;
+    let response = portal.get("/admin/tenants?state=active", None).await;
+    assert_eq!(response.status(), StatusCode::SEE_OTHER);
+    assert_eq!(
+        response.headers()[LOCATION],
+        "/admin/login?next=%2Fadmin%2Ftenants%3Fstate%3Dactive"
+    );
+    let call = portal
+        .http
+        .post(format!("{}/sfn/admin/dashboard", portal.base))
+        .send()
+        .await
+        .expect("call");
+    assert_eq!(call.status(), StatusCode::UNAUTHORIZED);
+    assert!(call.text().await.expect("body").contains("Sign in first"));
+    // The sign-in page itself is public.
+    assert_eq!(
+        portal.get("/admin/login", None).await.status(),
+        StatusCode::OK
+    );
+    portal.finish().await;
+}
+
+#[tokio::test]
+async fn signing_in_sets_a_strict_cookie_and_opens_the_portal() {
+    let portal = Portal::start(&[]).await;
+    let response = portal.sign_in(EMAIL, PASSWORD).await;
+    let set_cookie = response.headers()[SET_COOKIE]
+        .to_str()
+        .expect("ascii")
+        .to_owned();
+    for part in ["HttpOnly", "Secure", "SameSite=Lax", "Path=/"] {
+        assert!(set_cookie.contains(part), "{part} missing in {set_cookie}");
+    }
+    let cookie = set_cookie.split(';').next().unwrap_or_default().to_owned();
+    let html = portal.page("/admin", &cookie).await;
+    assert!(html.contains(EMAIL), "the dashboard names who is signed in");
+    assert!(html.contains("Dashboard"));
+    // Only the token's hash is stored.
+    let token = cookie.trim_start_matches("saas_admin=");
+    let stored: i64 = sqlx::query_scalar(
+        "SELECT count(*) FROM admin_sessions WHERE token_sha256 = sha256(convert_to($1, 'UTF8'))",
+    )
+    .bind(token)
+    .fetch_one(&portal.pool)
+    .await
+    .expect("query");
+    assert_eq!(stored, 1);
+    let plain: i64 = sqlx::query_scalar(
+        "SELECT count(*) FROM admin_sessions WHERE encode(token_sha256, 'hex') = $1",
+    )
+    .bind(token)
+    .fetch_one(&portal.pool)
+    .await
+    .expect("query");
+    assert_eq!(plain, 0);
+    // Signed in, the sign-in page sends to the dashboard.
+    let again = portal.get("/admin/login", Some(&cookie)).await;
+    assert!(again.status().is_redirection());
+    portal.finish().await;
+}
+
+#[tokio::test]
+async fn wrong_passwords_are_refused_then_rate_limited() {
+    let portal = Portal::start(&[("ADMIN_LOGIN_MAX_FAILURES", "3")]).await;
+    for _ in 0..3 {
+        let response = portal.sign_in(EMAIL, "not the password").await;
+        assert_eq!(response.status(), StatusCode::UNAUTHORIZED);
+        assert!(response.headers().get(SET_COOKIE).is_none());
+        assert!(response
+            .text()
+            .await
+            .expect("body")
+            .contains("Wrong email or password."));
+    }
+    // Unknown accounts get the same answer.
+    let unknown = portal.sign_in("nobody@example.com", PASSWORD).await;
+    assert_eq!(unknown.status(), StatusCode::UNAUTHORIZED);
+    // Locked: even the right password is refused for now.
+    let locked = portal.sign_in(EMAIL, PASSWORD).await;
+    assert_eq!(locked.status(), StatusCode::TOO_MANY_REQUESTS);
+    assert!(locked
+        .text()
+        .await
+        .expect("body")
+        .contains("Too many failed sign-ins"));
+    // Once the failures are old enough, the account opens again.
+    sqlx::query("UPDATE admin_login_failures SET at = at - interval '16 minutes'")
+        .execute(&portal.pool)
+        .await
+        .expect("age failures");
+    assert!(portal.sign_in(EMAIL, PASSWORD).await.status().is_success());
+    portal.finish().await;
+}
+
+#[tokio::test]
+async fn an_idle_session_expires_and_sign_out_ends_it() {
+    let portal = Portal::start(&[("ADMIN_SESSION_IDLE_MINUTES", "30")]).await;
+    let cookie = portal.session().await;
+    assert_eq!(
+        portal.get("/admin", Some(&cookie)).await.status(),
+        StatusCode::OK
+    );
+    sqlx::query("UPDATE admin_sessions SET last_seen_at = now() - interval '31 minutes'")
+        .execute(&portal.pool)
+        .await
+        .expect("age session");
+    let response = portal.get("/admin/jobs", Some(&cookie)).await;
+    assert_eq!(response.status(), StatusCode::SEE_OTHER);
+    let location = response.headers()[LOCATION].to_str().expect("ascii");
+    assert!(location.ends_with("&expired=1"), "{location}");
+    assert!(response.headers()[SET_COOKIE]
+        .to_str()
+        .expect("ascii")
+        .contains("Max-Age=0"));
+
+    let cookie = portal.session().await;
+    let csrf = portal.csrf(&cookie).await;
+    let out = portal
+        .http
+        .post(format!("{}/sfn/admin/sign_out", portal.base))
+        .header(COOKIE, &cookie)
+        .form(&[("csrf", csrf.as_str())])
+        .send()
+        .await
+        .expect("sign out");
+    assert!(out.status().is_success() || out.status().is_redirection());
+    assert_eq!(
+        portal.get("/admin", Some(&cookie)).await.status(),
+        StatusCode::SEE_OTHER
+    );
+    portal.finish().await;
+}
+
+#[tokio::test]
+async fn changes_without_the_sessions_csrf_token_or_from_another_site_are_refused() {
+    let portal = Portal::start(&[]).await;
+    let cookie = portal.session().await;
+    let csrf = portal.csrf(&cookie).await;
+    let plan = |csrf: &str| {
+        vec![
+            ("csrf", csrf.to_owned()),
+            ("key", "basic".to_owned()),
+            ("name", "Basic".to_owned()),
+            ("price", "29.90".to_owned()),
+            ("currency", "EUR".to_owned()),
+            ("modules", "point_of_sale, sale".to_owned()),
+            ("max_users", String::new()),
+            ("max_companies", "2".to_owned()),
+            ("storage_mb", String::new()),
+        ]
+    };
+    let forged = portal
+        .http
+        .post(format!("{}/sfn/admin/save_plan", portal.base))
+        .header(COOKIE, &cookie)
+        .form(&plan("0123456789abcdef"))
+        .send()
+        .await
+        .expect("forged");
+    assert_eq!(forged.status(), StatusCode::FORBIDDEN);
+    let mut cross = HeaderMap::new();
+    cross.insert(ORIGIN, HeaderValue::from_static("https://evil.example.net"));
+    let cross_site = portal
+        .http
+        .post(format!("{}/sfn/admin/save_plan", portal.base))
+        .header(COOKIE, &cookie)
+        .headers(cross)
+        .form(&plan(&csrf))
+        .send()
+        .await
+        .expect("cross-site");
+    assert_eq!(cross_site.status(), StatusCode::FORBIDDEN);
+    let plans: i64 = sqlx::query_scalar("SELECT count(*) FROM plans")
+        .fetch_one(&portal.pool)
+        .await
+        .expect("count");
+    assert_eq!(plans, 0, "nothing was created by the refused requests");
+
+    let genuine = portal
+        .http
+        .post(format!("{}/sfn/admin/save_plan", portal.base))
+        .header(COOKIE, &cookie)
+        .form(&plan(&csrf))
+        .send()
+        .await
+        .expect("genuine");
+    assert!(genuine.status().is_success(), "{}", genuine.status());
+    let (price, modules, actor): (i32, Vec<String>, String) = sqlx::query_as(
+        "SELECT p.price_cents, p.modules, a.actor FROM plans p JOIN audit_log a ON a.action = 'plan.created' WHERE p.key = 'basic'",
+    )
+    .fetch_one(&portal.pool)
+    .await
+    .expect("plan");
+    assert_eq!(price, 2990);
+    assert_eq!(modules, vec!["point_of_sale", "sale"]);
+    assert_eq!(actor, format!("superadmin:{EMAIL}"));
+
+    // A bad field is named in the answer.
+    let mut bad = plan(&csrf);
+    bad[1].1 = "basic2".into();
+    bad[3].1 = "12.345".into();
+    let invalid = portal
+        .http
+        .post(format!("{}/sfn/admin/save_plan", portal.base))
+        .header(COOKIE, &cookie)
+        .form(&bad)
+        .send()
+        .await
+        .expect("invalid");
+    assert_eq!(invalid.status(), StatusCode::UNPROCESSABLE_ENTITY);
+    let error: serde_json::Value = invalid.json().await.expect("json");
+    assert_eq!(error["field"], "price_cents");
+    portal.finish().await;
+}
+
+#[tokio::test]
+async fn the_tenants_table_searches_filters_sorts_and_pages_on_the_server() {
+    let portal = Portal::start(&[]).await;
+    let plan: uuid::Uuid =
+        sqlx::query_scalar("INSERT INTO plans (key, name) VALUES ('basic', 'Basic') RETURNING id")
+            .fetch_one(&portal.pool)
+            .await
+            .expect("plan");
+    sqlx::query(
+        "INSERT INTO tenants (slug, db_name, hostname, plan_id, state, owner_email, owner_name, company_name, created_at) \
+         SELECT 'shop-' || lpad(n::text, 3, '0'), 't_shop_' || n, 'shop-' || n || '.localhost', $1, \
+                CASE WHEN n % 10 = 0 THEN 'suspended' ELSE 'active' END, \
+                'owner' || n || '@example.com', 'Owner', CASE WHEN n = 7 THEN 'Bakery Seven' ELSE 'Shop' END, \
+                now() - n * interval '1 minute' \
+         FROM generate_series(1, 60) AS n",
+    )
+    .bind(plan)
+    .execute(&portal.pool)
+    .await
+    .expect("tenants");
+    let cookie = portal.session().await;
+
+    let html = portal.page("/admin/tenants", &cookie).await;
+    assert!(html.contains("Page 1 of 3 · 60 tenants"), "default page");
+    assert!(html.contains("data-slug=\"shop-001\""), "newest first");
+    assert!(!html.contains("data-slug=\"shop-030\""));
+
+    let html = portal
+        .page(
+            "/admin/tenants?sort=slug&dir=desc&page=2&per_page=50",
+            &cookie,
+        )
+        .await;
+    assert!(html.contains("Page 2 of 2 · 60 tenants"));
+    assert!(html.contains("data-slug=\"shop-010\"") && !html.contains("data-slug=\"shop-011\""));
+
+    let html = portal.page("/admin/tenants?state=suspended", &cookie).await;
+    assert!(html.contains("Page 1 of 1 · 6 tenants"));
+
+    let html = portal.page("/admin/tenants?q=bakery", &cookie).await;
+    assert!(html.contains("1 tenants") && html.contains("data-slug=\"shop-007\""));
+
+    // Wildcards in the search are taken literally.
+    let html = portal.page("/admin/tenants?q=%25", &cookie).await;
+    assert!(html.contains("No tenant matches."));
+
+    // A tenant's page.
+    let html = portal.page("/admin/tenants/shop-007", &cookie).await;
+    assert!(html.contains("Bakery Seven") && html.contains("t_shop_7"));
+    let missing = portal.get("/admin/tenants/nope-404", Some(&cookie)).await;
+    assert!(missing
+        .text()
+        .await
+        .expect("body")
+        .contains("There is no such tenant."));
+    portal.finish().await;
+}
