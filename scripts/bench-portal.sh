@@ -14,6 +14,7 @@ ensure_postgres
 DURATION="${1:-15}"
 PG="${TEST_PG_URL:-postgres://postgres@127.0.0.1:5432}"
 TENANTS=10000
+TARGET="${CARGO_TARGET_DIR:-target}"
 if ! command -v wrk >/dev/null 2>&1; then
   echo "[bench] installing wrk (apt)" >&2
   apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq wrk >/dev/null
@@ -35,7 +36,7 @@ trap cleanup EXIT
 
 export DATABASE_URL="$PG/$db" RUN_WORKERS=false RUST_LOG=warn BIND_ADDR="127.0.0.1:$port" \
   COOKIE_SECURE=false SITE_ROOT=target/site
-SUPERADMIN_PASSWORD="$password" target/release/server create-superadmin --email "$email" >/dev/null
+SUPERADMIN_PASSWORD="$password" "$TARGET/release/server" create-superadmin --email "$email" >/dev/null
 
 echo "[bench] seeding $TENANTS tenants" >&2
 psql "$DATABASE_URL" -v ON_ERROR_STOP=1 -q <<SQL
@@ -54,7 +55,7 @@ SELECT 'system', 'tenant.activated', id FROM tenants;
 ANALYZE;
 SQL
 
-target/release/server serve &
+"$TARGET/release/server" serve &
 server_pid=$!
 for _ in $(seq 1 100); do
   curl -fs "$base/readyz" >/dev/null 2>&1 && break

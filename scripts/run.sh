@@ -40,7 +40,11 @@ if [ -z "${ODOO_URL:-}" ]; then
   export ODOO_IS_SIMULATOR=true
 fi
 
-echo "[run] serving on http://$BIND_ADDR (Ctrl-C stops)" >&2
+# The first superadmin of the operations portal: created once, its random password printed
+# here a single time (change it with `server create-superadmin --reset-password`).
+target/debug/server create-superadmin --email "${SUPERADMIN_EMAIL:-admin@example.com}" --if-none
+
+echo "[run] serving on http://$BIND_ADDR (Ctrl-C stops); operations portal: http://$BIND_ADDR/admin" >&2
 target/debug/server serve &
 pids+=($!)
 wait -n "${pids[@]}"

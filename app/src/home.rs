@@ -16,6 +16,13 @@ pub fn HomePage() -> impl IntoView {
                     "Sell, provision and run Odoo tenants: sign-up and billing, a durable job queue "
                     "for every database operation, and an offline-capable point of sale."
                 </p>
+                <p>
+                    <a class="button" href="/admin" id="operations-link">
+                        "Operations portal"
+                    </a>
+                    " "
+                    <a href="/pos/">"Point of sale"</a>
+                </p>
             </header>
             <section class="card" aria-labelledby="odoo-heading">
                 <h2 id="odoo-heading">"Odoo"</h2>

@@ -371,3 +371,61 @@ async fn the_tenants_table_searches_filters_sorts_and_pages_on_the_server() {
         .contains("There is no such tenant."));
     portal.finish().await;
 }
+
+#[tokio::test]
+async fn jobs_are_listed_with_their_tenant_and_can_be_cancelled_and_retried() {
+    let portal = Portal::start(&[]).await;
+    let queue = job_queue::Queue::new(portal.pool.clone());
+    // Due in an hour: no worker runs in this test, the job stays queued.
+    let job = queue
+        .enqueue(
+            job_queue::NewJob::new("noop", serde_json::json!({}))
+                .run_at(chrono::Utc::now() + chrono::Duration::hours(1)),
+        )
+        .await
+        .expect("enqueue");
+    let cookie = portal.session().await;
+    let csrf = portal.csrf(&cookie).await;
+    let html = portal.page("/admin/jobs", &cookie).await;
+    assert!(html.contains(&format!("data-job-id=\"{job}\"")));
+    assert!(html.contains("Queued and running"));
+
+    let act = |op: &'static str| {
+        let request = portal
+            .http
+            .post(format!("{}/sfn/admin/job_op", portal.base))
+            .header(COOKIE, &cookie)
+            .form(&[
+                ("csrf", csrf.clone()),
+                ("id", job.to_string()),
+                ("op", op.to_owned()),
+            ]);
+        async move { request.send().await.expect("job op").status() }
+    };
+    assert!(act("cancel").await.is_success());
+    let state: String = sqlx::query_scalar("SELECT state FROM jobs WHERE id = $1")
+        .bind(job)
+        .fetch_one(&portal.pool)
+        .await
+        .expect("state");
+    assert_eq!(state, "cancelled");
+    // Cancelling again is refused with a reason.
+    assert_eq!(act("cancel").await, StatusCode::CONFLICT);
+    assert!(act("retry").await.is_success());
+    let state: String = sqlx::query_scalar("SELECT state FROM jobs WHERE id = $1")
+        .bind(job)
+        .fetch_one(&portal.pool)
+        .await
+        .expect("state");
+    assert_eq!(state, "queued");
+    let actions: Vec<String> = sqlx::query_scalar(
+        "SELECT action FROM audit_log WHERE job_id = $1 AND actor = $2 ORDER BY id",
+    )
+    .bind(job)
+    .bind(format!("superadmin:{EMAIL}"))
+    .fetch_all(&portal.pool)
+    .await
+    .expect("audit");
+    assert_eq!(actions, vec!["job.cancelled", "job.retried"]);
+    portal.finish().await;
+}
