@@ -35,6 +35,13 @@ CREATE INDEX admin_login_failures_email_at ON admin_login_failures (email, at DE
 ALTER TABLE plans ADD COLUMN price_cents integer NOT NULL DEFAULT 0 CHECK (price_cents >= 0);
 ALTER TABLE plans ADD COLUMN currency text NOT NULL DEFAULT 'EUR' CHECK (currency ~ '^[A-Z]{3}$');
 
+-- The tenants table's search: one lowercase text of slug, owner email and company, matched
+-- with LIKE '%…%' through a trigram index (pg_trgm is a trusted extension: the database
+-- owner may create it).
+CREATE EXTENSION IF NOT EXISTS pg_trgm;
+ALTER TABLE tenants ADD COLUMN search text
+    GENERATED ALWAYS AS (lower(slug || ' ' || owner_email || ' ' || company_name)) STORED;
+CREATE INDEX tenants_search ON tenants USING gin (search gin_trgm_ops);
 -- The tenants table of the portal sorts by these; the audit page filters by actor.
 CREATE INDEX tenants_state_created ON tenants (state, created_at DESC, id DESC);
 CREATE INDEX tenants_plan_created ON tenants (plan_id, created_at DESC, id DESC);
