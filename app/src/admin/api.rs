@@ -52,17 +52,7 @@ pub fn safe_next(next: Option<&str>) -> String {
 pub async fn sign_out(csrf: String) -> Result<(), AdminError> {
     authorize_change(&csrf)?;
     let token = use_context::<http::request::Parts>()
-        .and_then(|parts| {
-            parts
-                .headers
-                .get_all(http::header::COOKIE)
-                .iter()
-                .filter_map(|v| v.to_str().ok())
-                .flat_map(|v| v.split(';'))
-                .filter_map(|kv| kv.trim().split_once('='))
-                .find(|(k, _)| *k == SESSION_COOKIE)
-                .map(|(_, v)| v.to_owned())
-        })
+        .and_then(|parts| super::backend::session_cookie(&parts.headers))
         .unwrap_or_default();
     call(|b| async move { b.sign_out(&token).await }).await?;
     if let (Some(response), Ok(value)) = (

@@ -9,6 +9,18 @@ use std::sync::Arc;
 /// The session cookie's name.
 pub const SESSION_COOKIE: &str = "saas_admin";
 
+/// The session cookie's value among a request's `Cookie` headers.
+pub fn session_cookie(headers: &http::HeaderMap) -> Option<String> {
+    headers
+        .get_all(http::header::COOKIE)
+        .iter()
+        .filter_map(|v| v.to_str().ok())
+        .flat_map(|v| v.split(';'))
+        .filter_map(|kv| kv.trim().split_once('='))
+        .find(|(k, _)| *k == SESSION_COOKIE)
+        .map(|(_, v)| v.to_owned())
+}
+
 /// A signed-in superadmin, put into the request's extensions by the server's session
 /// middleware (absent for anonymous requests).
 #[derive(Clone, Debug)]

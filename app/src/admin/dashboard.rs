@@ -20,47 +20,26 @@ pub fn DashboardPage() -> impl IntoView {
                         view! {
                             <section aria-labelledby="tenants-h">
                                 <h2 id="tenants-h">"Tenants"</h2>
-                                <ul class="cards">
-                                    {d
-                                        .tenants_by_state
-                                        .into_iter()
-                                        .map(|(state, n)| {
-                                            let class = format!("card stat state-{state}");
-                                            let link = format!("/admin/tenants?state={state}");
-                                            view! {
-                                                <li class=class>
-                                                    <a href=link>
-                                                        <span class="num">{n}</span>
-                                                        <span class="what">{state}</span>
-                                                    </a>
-                                                </li>
-                                            }
-                                        })
-                                        .collect_view()}
-                                </ul>
+                                <StatCards cards=d
+                                    .tenants_by_state
+                                    .into_iter()
+                                    .map(|(state, n)| {
+                                        let link = format!("/admin/tenants?state={state}");
+                                        (state, n, link)
+                                    })
+                                    .collect() />
                             </section>
                             <section aria-labelledby="jobs-h">
                                 <h2 id="jobs-h">"Jobs"</h2>
-                                <ul class="cards">
-                                    {[
-                                        ("queued", d.jobs_queued),
-                                        ("running", d.jobs_running),
-                                        ("failed", d.jobs_failed),
-                                        ("dead", d.jobs_dead),
-                                    ]
-                                        .into_iter()
-                                        .map(|(state, n)| {
-                                            view! {
-                                                <li class=format!("card stat state-{state}")>
-                                                    <a href="/admin/jobs">
-                                                        <span class="num">{n}</span>
-                                                        <span class="what">{state}</span>
-                                                    </a>
-                                                </li>
-                                            }
-                                        })
-                                        .collect_view()}
-                                </ul>
+                                <StatCards cards=[
+                                    ("queued", d.jobs_queued),
+                                    ("running", d.jobs_running),
+                                    ("failed", d.jobs_failed),
+                                    ("dead", d.jobs_dead),
+                                ]
+                                    .into_iter()
+                                    .map(|(state, n)| (state.to_owned(), n, "/admin/jobs".to_owned()))
+                                    .collect() />
                             </section>
                             <section aria-labelledby="audit-h">
                                 <h2 id="audit-h">"Recent changes"</h2>
@@ -75,5 +54,28 @@ pub fn DashboardPage() -> impl IntoView {
                 }
             })}
         </Suspense>
+    }
+}
+
+/// Counts as cards, each a link: (state, count, link).
+#[component]
+fn StatCards(cards: Vec<(String, i64, String)>) -> impl IntoView {
+    view! {
+        <ul class="cards">
+            {cards
+                .into_iter()
+                .map(|(state, n, link)| {
+                    let class = format!("card stat state-{state}");
+                    view! {
+                        <li class=class>
+                            <a href=link>
+                                <span class="num">{n}</span>
+                                <span class="what">{state}</span>
+                            </a>
+                        </li>
+                    }
+                })
+                .collect_view()}
+        </ul>
     }
 }

@@ -80,8 +80,9 @@ fn live_updates(live: RwSignal<Option<JobsView>>, connected: RwSignal<bool>) {
     on_cleanup(move || keep.0.close());
 }
 
+/// A table of jobs with their tenant, progress, error and Retry/Cancel buttons.
 #[component]
-fn JobTable(
+pub fn JobTable(
     jobs: Vec<JobRow>,
     change: ServerAction<ChangeJob>,
     empty: &'static str,

@@ -1,8 +1,9 @@
 //! One tenant: state, link, plan, database size, its jobs and audit trail, and actions.
 
 use super::api::{get_tenant, ChangeJob, ChangeTenant};
-use super::model::{JobRow, TenantDetail};
-use super::widgets::{action_error, AuditTable, CsrfField, ErrorBox, JobProgress, StateBadge};
+use super::jobs::JobTable;
+use super::model::TenantDetail;
+use super::widgets::{action_error, AuditTable, CsrfField, ErrorBox, StateBadge};
 use leptos::prelude::*;
 use leptos_meta::Title;
 use leptos_router::hooks::use_params_map;
@@ -118,7 +119,7 @@ fn TenantView(
         {action_error(job_change)}
         <section aria-labelledby="jobs-h">
             <h2 id="jobs-h">"Jobs"</h2>
-            <JobMiniTable jobs=t.jobs />
+            <JobTable jobs=t.jobs change=job_change empty="No jobs." />
         </section>
         <section aria-labelledby="audit-h">
             <h2 id="audit-h">"Audit trail"</h2>
@@ -241,49 +242,4 @@ fn DeleteDialog(change: ServerAction<ChangeTenant>, slug: String, enabled: bool)
             </ActionForm>
         </dialog>
     }
-}
-
-#[component]
-fn JobMiniTable(jobs: Vec<JobRow>) -> impl IntoView {
-    if jobs.is_empty() {
-        return view! { <p class="empty">"No jobs."</p> }.into_any();
-    }
-    view! {
-        <table class="data">
-            <thead>
-                <tr>
-                    <th scope="col">"Job"</th>
-                    <th scope="col">"State"</th>
-                    <th scope="col">"Progress"</th>
-                    <th scope="col">"Attempts"</th>
-                    <th scope="col">"Created (UTC)"</th>
-                </tr>
-            </thead>
-            <tbody>
-                {jobs
-                    .into_iter()
-                    .map(|j| {
-                        let error = j.last_error.clone().filter(|_| j.state != "succeeded");
-                        view! {
-                            <tr data-job-id=j.id.clone()>
-                                <td>
-                                    <code>{j.kind.clone()}</code>
-                                    {error.map(|e| view! { <div class="error-text">{e}</div> })}
-                                </td>
-                                <td>
-                                    <StateBadge state=j.state.clone() />
-                                </td>
-                                <td>
-                                    <JobProgress job=j.clone() />
-                                </td>
-                                <td>{format!("{}/{}", j.attempts, j.max_attempts)}</td>
-                                <td class="nowrap">{j.created_at.clone()}</td>
-                            </tr>
-                        }
-                    })
-                    .collect_view()}
-            </tbody>
-        </table>
-    }
-    .into_any()
 }

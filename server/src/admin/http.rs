@@ -3,7 +3,7 @@
 
 use super::auth::{self, SessionLookup};
 use crate::platform::Platform;
-use app::admin::backend::{AdminBackend, SESSION_COOKIE};
+use app::admin::backend::{session_cookie, AdminBackend};
 use app::admin::model::{AdminError, ErrorKind};
 use axum::extract::{Request, State};
 use axum::http::{header, HeaderMap, HeaderValue, Method, StatusCode};
@@ -13,18 +13,6 @@ use axum::response::{IntoResponse, Redirect, Response};
 use futures::Stream;
 use std::convert::Infallible;
 use std::time::Duration;
-
-/// The session cookie's value, if the request has one.
-pub fn session_cookie(headers: &HeaderMap) -> Option<String> {
-    headers
-        .get_all(header::COOKIE)
-        .iter()
-        .filter_map(|v| v.to_str().ok())
-        .flat_map(|v| v.split(';'))
-        .filter_map(|kv| kv.trim().split_once('='))
-        .find(|(k, _)| *k == SESSION_COOKIE)
-        .map(|(_, v)| v.to_owned())
-}
 
 fn is_portal_page(path: &str) -> bool {
     path == "/admin" || path.starts_with("/admin/")
