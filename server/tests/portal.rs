@@ -429,3 +429,41 @@ async fn jobs_are_listed_with_their_tenant_and_can_be_cancelled_and_retried() {
     assert_eq!(actions, vec!["job.cancelled", "job.retried"]);
     portal.finish().await;
 }
+
+#[tokio::test]
+async fn sign_in_works_as_a_plain_html_form_before_the_wasm_loads() {
+    let portal = Portal::start(&[]).await;
+    let login = format!("{}/admin/login", portal.base);
+    let post = |password: &'static str| {
+        portal
+            .http
+            .post(format!("{}/sfn/auth/sign_in", portal.base))
+            .header("accept", "text/html")
+            .header("referer", &login)
+            .form(&[
+                ("email", EMAIL),
+                ("password", password),
+                ("next", "/admin/jobs"),
+            ])
+            .send()
+    };
+    let refused = post("wrong password").await.expect("post");
+    assert_eq!(refused.status(), StatusCode::FOUND);
+    let back = refused.headers()[LOCATION]
+        .to_str()
+        .expect("ascii")
+        .to_owned();
+    assert!(back.starts_with(&login), "{back}");
+    let page = portal.http.get(&back).send().await.expect("get");
+    assert!(page
+        .text()
+        .await
+        .expect("body")
+        .contains("Wrong email or password."));
+
+    let accepted = post(PASSWORD).await.expect("post");
+    assert_eq!(accepted.status(), StatusCode::FOUND);
+    assert_eq!(accepted.headers()[LOCATION], "/admin/jobs");
+    assert!(accepted.headers().get(SET_COOKIE).is_some());
+    portal.finish().await;
+}

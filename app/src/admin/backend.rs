@@ -84,8 +84,19 @@ pub fn backend() -> Result<Backend, AdminError> {
         .ok_or_else(|| AdminError::new(ErrorKind::Internal, "The portal is not configured."))
 }
 
-/// Sets the response status for `error` and passes it on.
+/// Sets the response status for `error` and passes it on. A plain HTML form post (no wasm
+/// yet) keeps Leptos' redirect back to the form, which then shows the error from the URL.
 pub fn fail<T>(error: AdminError) -> Result<T, AdminError> {
+    let plain_form = use_context::<http::request::Parts>().is_some_and(|parts| {
+        parts
+            .headers
+            .get(http::header::ACCEPT)
+            .and_then(|v| v.to_str().ok())
+            .is_some_and(|v| v.contains("text/html"))
+    });
+    if plain_form {
+        return Err(error);
+    }
     if let Some(response) = use_context::<leptos_axum::ResponseOptions>() {
         if let Ok(status) = http::StatusCode::from_u16(error.status()) {
             response.set_status(status);
