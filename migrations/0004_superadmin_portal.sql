@@ -45,5 +45,7 @@ CREATE INDEX tenants_search ON tenants USING gin (search gin_trgm_ops);
 -- The tenants table of the portal sorts by these; the audit page filters by actor.
 CREATE INDEX tenants_state_created ON tenants (state, created_at DESC, id DESC);
 CREATE INDEX tenants_plan_created ON tenants (plan_id, created_at DESC, id DESC);
-CREATE INDEX tenants_owner_email ON tenants (owner_email);
+CREATE INDEX tenants_state_slug ON tenants (state, slug);
+CREATE INDEX tenants_plan_state_slug ON tenants (plan_id, state, slug);
+CREATE INDEX tenants_owner_email ON tenants (owner_email, id);
 CREATE INDEX audit_log_actor_at ON audit_log (actor, at DESC);

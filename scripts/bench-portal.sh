@@ -52,7 +52,7 @@ SELECT 'shop-' || n, 't_shop-' || n, 'shop-' || n || '.localhost',
 FROM generate_series(1, $TENANTS) AS n;
 INSERT INTO audit_log (actor, action, tenant_id)
 SELECT 'system', 'tenant.activated', id FROM tenants;
-ANALYZE;
+VACUUM ANALYZE;
 SQL
 
 "$TARGET/release/server" serve &

@@ -22,6 +22,8 @@ pub struct Platform {
     /// Bounds concurrent password hashing (CPU-bound) to the number of cores, so a burst
     /// of sign-ups queues instead of starving the async runtime.
     pub hashing: Arc<tokio::sync::Semaphore>,
+    /// Recent tenant totals of the portal's table (see `tenants::service::CountCache`).
+    pub tenant_counts: Arc<crate::tenants::service::CountCache>,
 }
 
 impl Platform {
@@ -42,6 +44,7 @@ impl Platform {
             dbm,
             config,
             hashing: Arc::new(tokio::sync::Semaphore::new(cores)),
+            tenant_counts: Arc::default(),
         })
     }
 

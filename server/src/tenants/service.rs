@@ -212,6 +212,7 @@ pub async fn create(
         .await?
         .ok_or(ServiceError::NotFound("tenant"))?;
     tx.commit().await?;
+    p.tenant_counts.clear();
     Ok(Accepted { tenant, job_id })
 }
 
@@ -297,6 +298,59 @@ pub async fn count(p: &Platform, filter: &TenantFilter) -> Result<i64, ServiceEr
     Ok(query.build_query_scalar().fetch_one(&p.pool).await?)
 }
 
+/// Tenant totals per filter, kept for [`COUNT_TTL`]: the portal shows the total on every
+/// view of its table, and counting 10,000 rows each time was most of the page's cost. Changes
+/// made through this process clear it at once; the workers' changes show within the TTL.
+#[derive(Debug, Default)]
+pub struct CountCache(
+    std::sync::Mutex<std::collections::HashMap<String, (std::time::Instant, i64)>>,
+);
+
+/// How long a cached tenant total is used.
+pub const COUNT_TTL: std::time::Duration = std::time::Duration::from_secs(1);
+
+impl CountCache {
+    fn get(&self, key: &str) -> Option<i64> {
+        let map = self.0.lock().ok()?;
+        map.get(key)
+            .filter(|(at, _)| at.elapsed() < COUNT_TTL)
+            .map(|(_, n)| *n)
+    }
+
+    fn put(&self, key: String, n: i64) {
+        if let Ok(mut map) = self.0.lock() {
+            // Searches make many keys: keep the map small.
+            if map.len() > 1_000 {
+                map.clear();
+            }
+            map.insert(key, (std::time::Instant::now(), n));
+        }
+    }
+
+    /// Forgets every total (after a change).
+    pub fn clear(&self) {
+        if let Ok(mut map) = self.0.lock() {
+            map.clear();
+        }
+    }
+}
+
+/// [`count`], through the platform's [`CountCache`].
+async fn count_recent(p: &Platform, filter: &TenantFilter) -> Result<i64, ServiceError> {
+    let key = format!(
+        "{:?}|{:?}|{:?}",
+        filter.state,
+        filter.plan,
+        search_pattern(filter)
+    );
+    if let Some(n) = p.tenant_counts.get(&key) {
+        return Ok(n);
+    }
+    let n = count(p, filter).await?;
+    p.tenant_counts.put(key, n);
+    Ok(n)
+}
+
 /// Sort orders of [`page`].
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum TenantSort {
@@ -325,13 +379,14 @@ impl TenantSort {
         })
     }
 
+    /// The ORDER BY of each sort; each has an index that serves it (migration 0004).
     fn columns(self) -> &'static str {
         match self {
             TenantSort::Created => "t.created_at {dir}, t.id {dir}",
             TenantSort::Slug => "t.slug {dir}",
-            TenantSort::State => "t.state {dir}, t.slug",
-            TenantSort::Plan => "p.key {dir}, t.slug",
-            TenantSort::Owner => "t.owner_email {dir}, t.slug",
+            TenantSort::State => "t.state {dir}, t.slug {dir}",
+            TenantSort::Plan => "p.key {dir}, t.slug {dir}",
+            TenantSort::Owner => "t.owner_email {dir}, t.id {dir}",
         }
     }
 }
@@ -353,22 +408,34 @@ pub async fn page(
             "per_page must be from 1 to 200.",
         ));
     }
-    let total = count(p, filter).await?;
+    let total = count_recent(p, filter).await?;
     // The order comes from a closed set of constants, never from the caller's text.
     let order = sort
         .columns()
         .replace("{dir}", if descending { "DESC" } else { "ASC" });
     let offset = i64::from(page.max(1) - 1) * i64::from(per_page);
-    let mut query = QueryBuilder::new(format!(
-        "SELECT {TENANT_COLUMNS} FROM tenants t JOIN plans p ON p.id = t.plan_id WHERE true"
-    ));
+    // Two steps: the page's ids from the narrow indexes (deep pages walk index entries, not
+    // whole rows), then those rows.
+    let join_plans = if sort == TenantSort::Plan {
+        " JOIN plans p ON p.id = t.plan_id"
+    } else {
+        ""
+    };
+    let mut query = QueryBuilder::new(format!("SELECT t.id FROM tenants t{join_plans} WHERE true"));
     push_filter(&mut query, filter);
     query
         .push(format!(" ORDER BY {order} LIMIT "))
         .push_bind(i64::from(per_page))
         .push(" OFFSET ")
         .push_bind(offset);
-    let items = query.build_query_as().fetch_all(&p.pool).await?;
+    let ids: Vec<Uuid> = query.build_query_scalar().fetch_all(&p.pool).await?;
+    let mut items: Vec<Tenant> = sqlx::query_as(&format!(
+        "SELECT {TENANT_COLUMNS} FROM tenants t JOIN plans p ON p.id = t.plan_id WHERE t.id = ANY($1)"
+    ))
+    .bind(&ids)
+    .fetch_all(&p.pool)
+    .await?;
+    items.sort_by_key(|t| ids.iter().position(|id| *id == t.id));
     Ok((items, total))
 }
 
@@ -547,5 +614,6 @@ pub async fn request(
         .await?
         .ok_or(ServiceError::NotFound("tenant"))?;
     tx.commit().await?;
+    p.tenant_counts.clear();
     Ok(Accepted { tenant, job_id })
 }
