@@ -509,12 +509,13 @@ mod tests {
             updated_at: String::new(),
         };
         assert_eq!(job.percent(), 50);
+        assert!(job.cancellable() && !job.retryable());
         job.step = 9;
         assert_eq!(job.percent(), 100);
         job.state = "succeeded".into();
         job.total = 0;
         assert_eq!(job.percent(), 100);
-        assert!(job.cancellable());
+        assert!(!job.cancellable());
         job.state = "dead".into();
         assert!(job.retryable() && !job.cancellable());
     }
