@@ -13,18 +13,35 @@ use app::admin::backend::{AdminBackend, SignedIn};
 use app::admin::model::*;
 use chrono::{DateTime, Utc};
 use secrecy::SecretString;
+use std::sync::{Arc, Mutex};
+use std::time::{Duration, Instant};
 use uuid::Uuid;
+
+/// Plan options and when they were read.
+type CachedPlans = Option<(Instant, Vec<PlanOption>)>;
 
 /// The portal's backend.
 #[derive(Clone)]
 pub struct Portal {
     p: Platform,
+    /// The plans of the tenants table's filter, kept a second (every page view shows them;
+    /// plan changes through this process clear it).
+    plan_options: Arc<Mutex<CachedPlans>>,
 }
 
 impl Portal {
     /// Over the platform's services.
     pub fn new(p: Platform) -> Self {
-        Portal { p }
+        Portal {
+            p,
+            plan_options: Arc::default(),
+        }
+    }
+
+    fn forget_plans(&self) {
+        if let Ok(mut cached) = self.plan_options.lock() {
+            *cached = None;
+        }
     }
 }
 
@@ -250,7 +267,7 @@ impl AdminBackend for Portal {
                 page,
                 per_page,
             },
-            plans: self.all_plan_options(false).await?,
+            plans: self.cached_plan_options().await?,
         })
     }
 
@@ -428,6 +445,7 @@ impl AdminBackend for Portal {
         let storage_mb = optional_number("storage_mb", &form.storage_mb)?;
         let currency = Some(form.currency.trim().to_ascii_uppercase()).filter(|c| !c.is_empty());
         let actor = Actor::superadmin(actor);
+        self.forget_plans();
         if form.id.trim().is_empty() {
             plans::create(
                 &self.p,
@@ -473,6 +491,7 @@ impl AdminBackend for Portal {
     async fn set_plan_active(&self, actor: &str, id: &str, active: bool) -> Result<(), AdminError> {
         let id = Uuid::parse_str(id.trim())
             .map_err(|_| AdminError::new(ErrorKind::NotFound, "There is no such plan."))?;
+        self.forget_plans();
         plans::update(
             &self.p,
             &Actor::superadmin(actor),
@@ -530,6 +549,21 @@ impl AdminBackend for Portal {
 }
 
 impl Portal {
+    async fn cached_plan_options(&self) -> Result<Vec<PlanOption>, AdminError> {
+        if let Ok(cached) = self.plan_options.lock() {
+            if let Some((at, plans)) = cached.as_ref() {
+                if at.elapsed() < Duration::from_secs(1) {
+                    return Ok(plans.clone());
+                }
+            }
+        }
+        let plans = self.all_plan_options(false).await?;
+        if let Ok(mut cached) = self.plan_options.lock() {
+            *cached = Some((Instant::now(), plans.clone()));
+        }
+        Ok(plans)
+    }
+
     async fn all_plan_options(&self, active_only: bool) -> Result<Vec<PlanOption>, AdminError> {
         Ok(plans::list(&self.p)
             .await
