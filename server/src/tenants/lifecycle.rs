@@ -12,6 +12,7 @@ use rand::distributions::{Alphanumeric, DistString};
 use secrecy::{ExposeSecret, SecretString};
 use serde::Deserialize;
 use serde_json::{json, Map, Value};
+use std::time::{Duration, Instant};
 use uuid::Uuid;
 
 /// Why a step stopped.
@@ -104,12 +105,17 @@ struct Row {
     plan_id: Uuid,
     plan_key: String,
     modules: Vec<String>,
+    /// A warm-pool standby claimed by an earlier provisioning attempt that died before
+    /// finishing the claim (read here so that provisioning needs one round trip before
+    /// its clone).
+    earlier_claim: Option<String>,
 }
 
 async fn load(p: &Platform, id: Uuid) -> Result<Row, StepError> {
     sqlx::query_as(
         "SELECT t.slug, t.db_name, t.hostname, t.state, t.owner_email, t.owner_name, t.company_name, \
-         t.extra_companies, t.owner_password_hash, t.steps_done, t.plan_id, p.key AS plan_key, p.modules \
+         t.extra_companies, t.owner_password_hash, t.steps_done, t.plan_id, p.key AS plan_key, p.modules, \
+         (SELECT w.db_name FROM warm_pool w WHERE w.claimed_by = t.id LIMIT 1) AS earlier_claim \
          FROM tenants t JOIN plans p ON p.id = t.plan_id WHERE t.id = $1",
     )
     .bind(id)
@@ -283,8 +289,37 @@ async fn transition(
 
 const PROVISION_STEPS: i32 = 6;
 
+/// Writes the audit entry of an intermediate provisioning step (`tenant.database_created`,
+/// `tenant.neutralized`) as [`audit::record_step`] does, without waiting for the WAL flush
+/// (a PostgreSQL crash can only lose the latest such entries, never a state transition),
+/// but in one round trip instead of four: a single autocommit statement whose own
+/// `set_config(…, true)` makes its commit asynchronous, for that statement only. The
+/// commit of `tenant.neutralized` is where a sign-up's database is ready.
+async fn record_step(
+    p: &Platform,
+    action: &str,
+    id: Uuid,
+    job_id: Uuid,
+    details: Value,
+) -> Result<(), sqlx::Error> {
+    sqlx::query(
+        "INSERT INTO audit_log (actor, action, tenant_id, job_id, details) \
+         SELECT $1, $2, $3, $4, $5 FROM (SELECT set_config('synchronous_commit', 'off', true)) AS s",
+    )
+    .bind(Actor::system().as_str())
+    .bind(action)
+    .bind(id)
+    .bind(job_id)
+    .bind(details)
+    .execute(&p.pool)
+    .await?;
+    Ok(())
+}
+
 async fn provision(p: &Platform, ctx: &JobContext, id: Uuid) -> Result<(), StepError> {
+    let started = Instant::now();
     let t = load(p, id).await?;
+    let loaded = started.elapsed();
     match t.state.as_str() {
         "active" | "deleting" | "deleted" | "suspended" => {
             tracing::info!(tenant_id = %id, state = %t.state, "provisioning: nothing to do");
@@ -292,7 +327,14 @@ async fn provision(p: &Platform, ctx: &JobContext, id: Uuid) -> Result<(), StepE
         }
         _ => {}
     }
-    transition(
+    let earlier = t.earlier_claim.clone();
+    let tenant_db = DbName::parse(&t.db_name)?;
+    let template = DbName::template(p.config.odoo_version, &t.plan_key)?;
+
+    // 1. The database: a standby from the warm pool, else a clone of the template. The
+    // move to `provisioning` and the progress are written meanwhile (the clone does not
+    // depend on them); `tenant.database_created` follows both, so the audit order holds.
+    let moved = transition(
         p,
         ctx,
         id,
@@ -303,34 +345,38 @@ async fn provision(p: &Platform, ctx: &JobContext, id: Uuid) -> Result<(), StepE
             action: "tenant.provisioning",
         },
         json!({"attempt": ctx.attempt}),
-    )
-    .await?;
-    let tenant_db = DbName::parse(&t.db_name)?;
-    let template = DbName::template(p.config.odoo_version, &t.plan_key)?;
+    );
+    let (moved, progress, via) = tokio::join!(
+        moved,
+        ctx.progress(1, PROVISION_STEPS, "database"),
+        claim_or_clone(p, id, earlier, &template, &tenant_db),
+    );
+    moved?;
+    progress?;
+    let via = via?;
+    let made = started.elapsed();
 
-    // 1. The database: a standby from the warm pool, else a clone of the template.
-    ctx.progress(1, PROVISION_STEPS, "database").await?;
-    let via = claim_or_clone(p, id, &template, &tenant_db).await?;
-    if let Some(via) = via {
-        audit::record_step(
-            &p.pool,
-            "tenant.database_created",
-            id,
-            ctx.id,
-            json!({"db": t.db_name, "via": via}),
-        )
-        .await?;
-    }
-    check_cancel(ctx).await?;
-
-    // 2. The filestore folder, as Odoo's duplicate copies it.
-    if p.config.odoo_filestore_dir.is_some() {
-        ctx.progress(2, PROVISION_STEPS, "filestore").await?;
-        p.dbm.copy_filestore(&template, &tenant_db).await?;
-    }
+    // 2. The filestore folder, as Odoo's duplicate copies it (after the audit entry of step
+    // 1 and a cancel check). Meanwhile the connection step 3 needs is opened: a new backend
+    // on a database it has never seen, the slowest part of step 3.
+    let (before, opened) = tokio::join!(
+        before_neutralize(p, ctx, id, via, &t.db_name, &template, &tenant_db),
+        p.dbm.open_for_neutralize(&tenant_db),
+    );
+    let conn = match (before, opened) {
+        (Ok(()), Ok(conn)) => conn,
+        (Err(e), Ok(conn)) => {
+            conn.close().await;
+            return Err(e);
+        }
+        (Err(e), Err(_)) => return Err(e),
+        (Ok(()), Err(e)) => return Err(e.into()),
+    };
+    let opened = started.elapsed();
 
     // 3. Neutralize and set the owner (no progress write of its own: it takes milliseconds).
     let Some(owner_hash) = t.owner_password_hash.clone().map(SecretString::from) else {
+        conn.close().await;
         return Err(StepError::Permanent(
             "the owner's password hash is gone; create the tenant again".into(),
         ));
@@ -343,9 +389,21 @@ async fn provision(p: &Platform, ctx: &JobContext, id: Uuid) -> Result<(), StepE
         admin_password_hash: owner_hash.clone(),
         company_name: t.company_name.clone(),
     };
-    if p.dbm.neutralize(&tenant_db, &neutralize).await? == Outcome::Done {
-        audit::record_step(&p.pool, "tenant.neutralized", id, ctx.id, json!({})).await?;
+    let outcome = p.dbm.neutralize_on(conn, &neutralize).await?;
+    let neutralized = started.elapsed();
+    if outcome == Outcome::Done {
+        record_step(p, "tenant.neutralized", id, ctx.id, json!({})).await?;
     }
+    let ms = |from: Duration, to: Duration| (to - from).as_secs_f64() * 1e3;
+    tracing::debug!(
+        tenant_id = %id,
+        load_ms = ms(Duration::ZERO, loaded),
+        database_ms = ms(loaded, made),
+        connection_ms = ms(made, opened),
+        neutralize_ms = ms(opened, neutralized),
+        audit_ms = ms(neutralized, started.elapsed()),
+        "provisioning: database ready"
+    );
     check_cancel(ctx).await?;
 
     // 4–5. Over JSON-RPC as the admin, with a one-time password (the owner's is only a hash).
@@ -450,19 +508,44 @@ pub async fn enqueue_refill(
     .await
 }
 
+/// What precedes the neutralization: the `tenant.database_created` entry (when this attempt
+/// made the database), a cancel check, and the filestore copy.
+async fn before_neutralize(
+    p: &Platform,
+    ctx: &JobContext,
+    id: Uuid,
+    via: Option<&'static str>,
+    db_name: &str,
+    template: &DbName,
+    tenant_db: &DbName,
+) -> Result<(), StepError> {
+    if let Some(via) = via {
+        record_step(
+            p,
+            "tenant.database_created",
+            id,
+            ctx.id,
+            json!({"db": db_name, "via": via}),
+        )
+        .await?;
+    }
+    check_cancel(ctx).await?;
+    if p.config.odoo_filestore_dir.is_some() {
+        ctx.progress(2, PROVISION_STEPS, "filestore").await?;
+        p.dbm.copy_filestore(template, tenant_db).await?;
+    }
+    Ok(())
+}
+
 /// Step 1: returns how the database was made (`pool` or `clone`), or `None` if it existed.
+/// `earlier` is a standby an earlier attempt claimed (`Row::earlier_claim`).
 async fn claim_or_clone(
     p: &Platform,
     id: Uuid,
+    earlier: Option<String>,
     template: &DbName,
     tenant_db: &DbName,
 ) -> Result<Option<&'static str>, StepError> {
-    // A claim made by an earlier attempt that died before finishing it.
-    let earlier: Option<String> =
-        sqlx::query_scalar("SELECT db_name FROM warm_pool WHERE claimed_by = $1")
-            .bind(id)
-            .fetch_optional(&p.pool)
-            .await?;
     if let Some(standby) = earlier {
         let standby = DbName::parse(&standby)?;
         let renamed = if p.dbm.exists(&standby).await? && !p.dbm.exists(tenant_db).await? {
