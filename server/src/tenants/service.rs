@@ -391,6 +391,24 @@ impl TenantSort {
     }
 }
 
+/// `SELECT <what> WHERE <filter> ORDER BY <order> LIMIT <per_page> OFFSET <offset>`.
+fn page_query(
+    what: &str,
+    filter: &TenantFilter,
+    order: &str,
+    per_page: u32,
+    offset: i64,
+) -> QueryBuilder<'static, Postgres> {
+    let mut query = QueryBuilder::new(format!("SELECT {what} WHERE true"));
+    push_filter(&mut query, filter);
+    query
+        .push(format!(" ORDER BY {order} LIMIT "))
+        .push_bind(i64::from(per_page))
+        .push(" OFFSET ")
+        .push_bind(offset);
+    query
+}
+
 /// From this offset on, a page is read in two steps (ids from the narrow indexes, then the
 /// rows): skipping thousands of whole rows costs more than the second round trip.
 const DEEP_OFFSET: i64 = 500;
@@ -420,15 +438,13 @@ pub async fn page(
     let offset = i64::from(page.max(1) - 1) * i64::from(per_page);
     if offset < DEEP_OFFSET {
         // Near the start: one query over the rows themselves.
-        let mut query = QueryBuilder::new(format!(
-            "SELECT {TENANT_COLUMNS} FROM tenants t JOIN plans p ON p.id = t.plan_id WHERE true"
-        ));
-        push_filter(&mut query, filter);
-        query
-            .push(format!(" ORDER BY {order} LIMIT "))
-            .push_bind(i64::from(per_page))
-            .push(" OFFSET ")
-            .push_bind(offset);
+        let mut query = page_query(
+            &format!("{TENANT_COLUMNS} FROM tenants t JOIN plans p ON p.id = t.plan_id"),
+            filter,
+            &order,
+            per_page,
+            offset,
+        );
         let items = query.build_query_as().fetch_all(&p.pool).await?;
         return Ok((items, total));
     }
@@ -439,13 +455,13 @@ pub async fn page(
     } else {
         ""
     };
-    let mut query = QueryBuilder::new(format!("SELECT t.id FROM tenants t{join_plans} WHERE true"));
-    push_filter(&mut query, filter);
-    query
-        .push(format!(" ORDER BY {order} LIMIT "))
-        .push_bind(i64::from(per_page))
-        .push(" OFFSET ")
-        .push_bind(offset);
+    let mut query = page_query(
+        &format!("t.id FROM tenants t{join_plans}"),
+        filter,
+        &order,
+        per_page,
+        offset,
+    );
     let ids: Vec<Uuid> = query.build_query_scalar().fetch_all(&p.pool).await?;
     let mut items: Vec<Tenant> = sqlx::query_as(&format!(
         "SELECT {TENANT_COLUMNS} FROM tenants t JOIN plans p ON p.id = t.plan_id WHERE t.id = ANY($1)"
