@@ -467,3 +467,62 @@ async fn sign_in_works_as_a_plain_html_form_before_the_wasm_loads() {
     assert!(accepted.headers().get(SET_COOKIE).is_some());
     portal.finish().await;
 }
+
+#[tokio::test]
+async fn deleting_needs_the_tenants_name_typed_and_bad_operations_are_refused() {
+    let portal = Portal::start(&[]).await;
+    let plan: uuid::Uuid =
+        sqlx::query_scalar("INSERT INTO plans (key, name) VALUES ('basic', 'Basic') RETURNING id")
+            .fetch_one(&portal.pool)
+            .await
+            .expect("plan");
+    sqlx::query(
+        "INSERT INTO tenants (slug, db_name, hostname, plan_id, state, owner_email, owner_name, company_name) \
+         VALUES ('acme', 't_acme', 'acme.localhost', $1, 'active', 'o@acme.example', 'O', 'Acme')",
+    )
+    .bind(plan)
+    .execute(&portal.pool)
+    .await
+    .expect("tenant");
+    let cookie = portal.session().await;
+    let csrf = portal.csrf(&cookie).await;
+    let change = |op: &'static str, confirm: &'static str| {
+        let request = portal
+            .http
+            .post(format!("{}/sfn/admin/tenant_op", portal.base))
+            .header(COOKIE, &cookie)
+            .form(&[
+                ("csrf", csrf.as_str()),
+                ("slug", "acme"),
+                ("op", op),
+                ("confirm", confirm),
+            ]);
+        async move {
+            let response = request.send().await.expect("tenant op");
+            let status = response.status();
+            let body: serde_json::Value = response.json().await.unwrap_or_default();
+            (status, body)
+        }
+    };
+    let (status, body) = change("delete", "acm").await;
+    assert_eq!(status, StatusCode::UNPROCESSABLE_ENTITY);
+    assert_eq!(body["field"], "confirm");
+    let (status, body) = change("explode", "").await;
+    assert_eq!(status, StatusCode::UNPROCESSABLE_ENTITY);
+    assert_eq!(body["field"], "op");
+    let (state, jobs): (String, i64) = sqlx::query_as(
+        "SELECT state, (SELECT count(*) FROM jobs) FROM tenants WHERE slug = 'acme'",
+    )
+    .fetch_one(&portal.pool)
+    .await
+    .expect("tenant");
+    assert_eq!((state.as_str(), jobs), ("active", 0), "nothing was started");
+    let (status, _) = change("delete", "acme").await;
+    assert!(status.is_success(), "{status}");
+    let state: String = sqlx::query_scalar("SELECT state FROM tenants WHERE slug = 'acme'")
+        .fetch_one(&portal.pool)
+        .await
+        .expect("tenant");
+    assert_eq!(state, "deleting");
+    portal.finish().await;
+}

@@ -4,7 +4,7 @@
 #![allow(clippy::too_many_arguments)]
 
 #[cfg(feature = "ssr")]
-use super::backend::{authorize_change, call, fail, require_admin, SESSION_COOKIE};
+use super::backend::{authorize_change, call, fail, require_admin};
 use super::model::*;
 use leptos::prelude::*;
 
@@ -16,21 +16,22 @@ pub async fn sign_in(
     next: Option<String>,
 ) -> Result<(), AdminError> {
     let signed_in = call(|b| async move { b.sign_in(&email, &password).await }).await?;
+    set_session_cookie(&signed_in.token, signed_in.max_age_secs);
+    leptos_axum::redirect(&safe_next(next.as_deref()));
+    Ok(())
+}
+
+/// Adds the session cookie (or, with an empty token and 0, its removal) to the response.
+#[cfg(feature = "ssr")]
+fn set_session_cookie(token: &str, max_age_secs: i64) {
     let secure = use_context::<CookieSecure>().is_none_or(|c| c.0);
-    let cookie = format!(
-        "{SESSION_COOKIE}={}; Path=/; HttpOnly; SameSite=Lax; Max-Age={}{}",
-        signed_in.token,
-        signed_in.max_age_secs,
-        if secure { "; Secure" } else { "" }
-    );
+    let cookie = super::backend::session_set_cookie(token, max_age_secs, secure);
     if let (Some(response), Ok(value)) = (
         use_context::<leptos_axum::ResponseOptions>(),
         http::HeaderValue::from_str(&cookie),
     ) {
         response.append_header(http::header::SET_COOKIE, value);
     }
-    leptos_axum::redirect(&safe_next(next.as_deref()));
-    Ok(())
 }
 
 /// Whether session cookies carry `Secure` (provided by the server; true unless configured off).
@@ -55,14 +56,7 @@ pub async fn sign_out(csrf: String) -> Result<(), AdminError> {
         .and_then(|parts| super::backend::session_cookie(&parts.headers))
         .unwrap_or_default();
     call(|b| async move { b.sign_out(&token).await }).await?;
-    if let (Some(response), Ok(value)) = (
-        use_context::<leptos_axum::ResponseOptions>(),
-        http::HeaderValue::from_str(&format!(
-            "{SESSION_COOKIE}=; Path=/; HttpOnly; SameSite=Lax; Max-Age=0"
-        )),
-    ) {
-        response.append_header(http::header::SET_COOKIE, value);
-    }
+    set_session_cookie("", 0);
     leptos_axum::redirect("/admin/login?signed_out=1");
     Ok(())
 }

@@ -9,6 +9,15 @@ use std::sync::Arc;
 /// The session cookie's name.
 pub const SESSION_COOKIE: &str = "saas_admin";
 
+/// The `Set-Cookie` value of the session cookie; an empty token with `max_age_secs` 0
+/// clears it (with the same attributes, so a `Secure` cookie can be overwritten).
+pub fn session_set_cookie(token: &str, max_age_secs: i64, secure: bool) -> String {
+    format!(
+        "{SESSION_COOKIE}={token}; Path=/; HttpOnly; SameSite=Lax; Max-Age={max_age_secs}{}",
+        if secure { "; Secure" } else { "" }
+    )
+}
+
 /// The session cookie's value among a request's `Cookie` headers.
 pub fn session_cookie(headers: &http::HeaderMap) -> Option<String> {
     headers

@@ -3,7 +3,7 @@
 
 use super::auth::{self, SessionLookup};
 use crate::platform::Platform;
-use app::admin::backend::{session_cookie, AdminBackend};
+use app::admin::backend::{session_cookie, session_set_cookie, AdminBackend};
 use app::admin::model::{AdminError, ErrorKind};
 use axum::extract::{Request, State};
 use axum::http::{header, HeaderMap, HeaderValue, Method, StatusCode};
@@ -57,10 +57,6 @@ fn refuse(status: StatusCode, kind: ErrorKind, message: &str) -> Response {
         json,
     )
         .into_response()
-}
-
-fn clear_cookie() -> HeaderValue {
-    HeaderValue::from_static("saas_admin=; Path=/; HttpOnly; SameSite=Lax; Max-Age=0")
 }
 
 /// Resolves the session cookie into a [`app::admin::backend::Principal`] request extension;
@@ -142,7 +138,10 @@ pub async fn session_layer(
     // Cleared on page loads only: a background call (the jobs stream, a server function)
     // must not eat the cookie before the next page can say that the session expired.
     if ended && page {
-        headers.append(header::SET_COOKIE, clear_cookie());
+        if let Ok(clear) = HeaderValue::from_str(&session_set_cookie("", 0, p.config.cookie_secure))
+        {
+            headers.append(header::SET_COOKIE, clear);
+        }
     }
     // Operator pages hold private data and tokens: never cached, never framed.
     headers.insert(header::CACHE_CONTROL, HeaderValue::from_static("no-store"));

@@ -225,13 +225,6 @@ impl AdminBackend for Portal {
 
     async fn tenants(&self, query: TenantQuery) -> Result<TenantTable, AdminError> {
         let sort = TenantSort::parse(&query.sort).unwrap_or(TenantSort::Created);
-        let sort_name = match sort {
-            TenantSort::Created => "created",
-            TenantSort::Slug => "slug",
-            TenantSort::State => "state",
-            TenantSort::Plan => "plan",
-            TenantSort::Owner => "owner",
-        };
         let descending = match query.dir.as_str() {
             "asc" => false,
             "desc" => true,
@@ -262,7 +255,7 @@ impl AdminBackend for Portal {
                     .map(|s| s.as_str().to_owned())
                     .unwrap_or_default(),
                 plan: filter.plan.unwrap_or_default(),
-                sort: sort_name.to_owned(),
+                sort: sort.name().to_owned(),
                 dir: if descending { "desc" } else { "asc" }.to_owned(),
                 page,
                 per_page,

@@ -380,6 +380,17 @@ impl TenantSort {
     }
 
     /// The ORDER BY of each sort; each has an index that serves it (migration 0004).
+    /// The sort's name, as [`TenantSort::parse`] reads it.
+    pub fn name(self) -> &'static str {
+        match self {
+            TenantSort::Created => "created",
+            TenantSort::Slug => "slug",
+            TenantSort::State => "state",
+            TenantSort::Plan => "plan",
+            TenantSort::Owner => "owner",
+        }
+    }
+
     fn columns(self) -> &'static str {
         match self {
             TenantSort::Created => "t.created_at {dir}, t.id {dir}",
