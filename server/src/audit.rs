@@ -18,6 +18,11 @@ impl Actor {
         Actor(format!("api:{token_name}"))
     }
 
+    /// The operator at the server's command line.
+    pub fn operator() -> Actor {
+        Actor("cli".to_owned())
+    }
+
     /// A superadmin in the portal, by email.
     pub fn superadmin(email: &str) -> Actor {
         Actor(format!("superadmin:{email}"))

@@ -17,6 +17,9 @@ pub enum TokenError {
     /// A token with this name exists.
     #[error("a token named '{0}' exists already")]
     NameTaken(String),
+    /// No live token has this name.
+    #[error("there is no live token named '{0}' (list them with `server list-api-tokens`)")]
+    NotFound(String),
     /// The database failed.
     #[error("database: {0}")]
     Database(#[from] sqlx::Error),
@@ -79,4 +82,53 @@ pub async fn verify_token(
             .await?;
     }
     Ok(Some(name))
+}
+
+/// What is known of a token (never the secret: only its hash is stored).
+#[derive(Debug, Clone, sqlx::FromRow)]
+pub struct TokenInfo {
+    /// Its name.
+    pub name: String,
+    /// When it was made.
+    pub created_at: chrono::DateTime<chrono::Utc>,
+    /// When it was last used (to the minute).
+    pub last_used_at: Option<chrono::DateTime<chrono::Utc>>,
+    /// When it was revoked, if it was.
+    pub revoked_at: Option<chrono::DateTime<chrono::Utc>>,
+}
+
+/// Every token, live and revoked, oldest first.
+pub async fn list_tokens(pool: &PgPool) -> Result<Vec<TokenInfo>, sqlx::Error> {
+    sqlx::query_as(
+        "SELECT name, created_at, last_used_at, revoked_at FROM api_tokens ORDER BY created_at, name",
+    )
+    .fetch_all(pool)
+    .await
+}
+
+/// Revokes the live token named `name`: requests carrying it are refused from now on. The
+/// row stays (revoked), so the name keeps pointing at what that client did in the audit log.
+pub async fn revoke_token(pool: &PgPool, name: &str) -> Result<(), TokenError> {
+    let name = name.trim();
+    let mut tx = pool.begin().await?;
+    let revoked = sqlx::query(
+        "UPDATE api_tokens SET revoked_at = now() WHERE name = $1 AND revoked_at IS NULL",
+    )
+    .bind(name)
+    .execute(&mut *tx)
+    .await?;
+    if revoked.rows_affected() == 0 {
+        return Err(TokenError::NotFound(name.to_owned()));
+    }
+    crate::audit::record(
+        &mut *tx,
+        &crate::audit::Actor::operator(),
+        "api_token.revoked",
+        None,
+        None,
+        serde_json::json!({ "name": name }),
+    )
+    .await?;
+    tx.commit().await?;
+    Ok(())
 }

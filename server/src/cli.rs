@@ -1,4 +1,5 @@
-//! Command line: `server [serve|worker|migrate|create-api-token NAME|build-template PLAN]`.
+//! Command line: `server [serve|worker|migrate|create-api-token NAME|list-api-tokens|
+//! revoke-api-token NAME|create-superadmin|build-template PLAN]`.
 
 use crate::config::{redacted_database_url, Config};
 use crate::platform::Platform;
@@ -27,6 +28,13 @@ enum Command {
     /// Create a superadmin API token and print it once.
     CreateApiToken {
         /// A name for the token (who uses it), shown in the audit log.
+        name: String,
+    },
+    /// List the API tokens (names and dates; the secrets are not stored).
+    ListApiTokens,
+    /// Revoke an API token: requests carrying it are refused from now on.
+    RevokeApiToken {
+        /// The token's name.
         name: String,
     },
     /// Create a superadmin of the operations portal (`/admin`). The password is read from
@@ -99,6 +107,23 @@ async fn run(command: Command, config: Config) -> anyhow::Result<()> {
                 .with_context(|| format!("preparing {database}"))?;
             let token = crate::auth::create_token(&pool, &name).await?;
             print_token(&name, &token);
+            pool.close().await;
+            Ok(())
+        }
+        Command::ListApiTokens => {
+            let pool = db::prepare(&config.database_url, 2)
+                .await
+                .with_context(|| format!("preparing {database}"))?;
+            print_tokens(&crate::auth::list_tokens(&pool).await?);
+            pool.close().await;
+            Ok(())
+        }
+        Command::RevokeApiToken { name } => {
+            let pool = db::prepare(&config.database_url, 2)
+                .await
+                .with_context(|| format!("preparing {database}"))?;
+            crate::auth::revoke_token(&pool, &name).await?;
+            tracing::info!(%name, "API token revoked");
             pool.close().await;
             Ok(())
         }
@@ -192,6 +217,29 @@ fn print_token(name: &str, token: &secrecy::SecretString) {
     // The only time the token is shown: it is stored as a hash.
     println!("{}", token.expose_secret());
     tracing::info!(%name, "API token created; it is printed once on stdout and cannot be shown again");
+}
+
+#[allow(clippy::print_stdout)]
+fn print_tokens(tokens: &[crate::auth::TokenInfo]) {
+    let day = |t: Option<chrono::DateTime<chrono::Utc>>| {
+        t.map_or_else(
+            || "-".to_owned(),
+            |t| t.format("%Y-%m-%d %H:%M").to_string(),
+        )
+    };
+    println!(
+        "{:<32} {:<16} {:<16} {:<16}",
+        "NAME", "CREATED", "LAST USED", "REVOKED"
+    );
+    for t in tokens {
+        println!(
+            "{:<32} {:<16} {:<16} {:<16}",
+            t.name,
+            day(Some(t.created_at)),
+            day(t.last_used_at),
+            day(t.revoked_at)
+        );
+    }
 }
 
 async fn worker(config: Config, database: String) -> anyhow::Result<()> {

@@ -1,6 +1,7 @@
 //! The JSON API under `/api/v1`: handlers parse, authorize, call a service, map the result.
 //! Errors have one shape: `{"error": {"code", "message", "field"}}`.
 
+mod idempotency;
 mod jobs;
 mod plans;
 mod tenants;
@@ -30,6 +31,7 @@ pub struct ApiState {
 
 /// The `/api/v1` routes (to be nested), with their own state.
 pub fn router<S: Clone + Send + Sync + 'static>(platform: Platform) -> Router<S> {
+    let state = ApiState { platform };
     Router::new()
         .route("/openapi.json", get(openapi_json))
         .route("/tenants", post(tenants::create).get(tenants::list))
@@ -48,7 +50,11 @@ pub fn router<S: Clone + Send + Sync + 'static>(platform: Platform) -> Router<S>
         )
         .route("/plans/{id}/template", post(plans::build_template))
         .fallback(|| async { ApiError::not_found("route") })
-        .with_state(ApiState { platform })
+        .layer(axum::middleware::from_fn_with_state(
+            state.clone(),
+            idempotency::layer,
+        ))
+        .with_state(state)
 }
 
 /// The OpenAPI document of `/api/v1`.
@@ -64,7 +70,7 @@ pub fn router<S: Clone + Send + Sync + 'static>(platform: Platform) -> Router<S>
     components(schemas(ErrorBody, ErrorDetail, tenants::CreateTenantBody, tenants::AcceptedBody, crate::tenants::Tenant,
         crate::tenants::TenantState, crate::tenants::service::TenantPage, crate::audit::AuditEntry,
         jobs::JobView, jobs::JobPageView, crate::plans::Plan, crate::plans::NewPlan, crate::plans::PlanUpdate, jobs::JobAccepted)),
-    modifiers(&BearerAuth),
+    modifiers(&BearerAuth, &IdempotencyKeyHeader),
     security(("bearer" = [])),
 )]
 pub struct ApiDoc;
@@ -78,6 +84,49 @@ impl Modify for BearerAuth {
             "bearer",
             SecurityScheme::Http(HttpBuilder::new().scheme(HttpAuthScheme::Bearer).build()),
         );
+    }
+}
+
+/// Documents the `Idempotency-Key` header on every mutation.
+struct IdempotencyKeyHeader;
+
+impl Modify for IdempotencyKeyHeader {
+    fn modify(&self, openapi: &mut utoipa::openapi::OpenApi) {
+        use utoipa::openapi::path::{ParameterBuilder, ParameterIn};
+        use utoipa::openapi::{ObjectBuilder, Required, Type};
+        let parameter = ParameterBuilder::new()
+            .name("Idempotency-Key")
+            .parameter_in(ParameterIn::Header)
+            .required(Required::False)
+            .description(Some(format!(
+                "Any unique string of 1 to 255 visible ASCII characters (a UUID). The first \
+                 2xx answer is kept for {} hours and replayed (with `Idempotent-Replayed: true`) \
+                 to retries of the same request; the same key with another request is refused \
+                 (422 `idempotency_key_reused`), and a retry while the first still runs gets \
+                 409 `idempotency_key_in_use`.",
+                idempotency::KEY_LIFETIME_HOURS
+            )))
+            .schema(Some(
+                ObjectBuilder::new()
+                    .schema_type(Type::String)
+                    .max_length(Some(255)),
+            ))
+            .build();
+        for item in openapi.paths.paths.values_mut() {
+            for op in [
+                &mut item.post,
+                &mut item.patch,
+                &mut item.put,
+                &mut item.delete,
+            ]
+            .into_iter()
+            .flatten()
+            {
+                op.parameters
+                    .get_or_insert_with(Vec::new)
+                    .push(parameter.clone());
+            }
+        }
     }
 }
 
