@@ -356,6 +356,36 @@ async fn the_tenants_table_searches_filters_sorts_and_pages_on_the_server() {
     let html = portal.page("/admin/tenants?q=bakery", &cookie).await;
     assert!(html.contains("1 tenants") && html.contains("data-slug=\"shop-007\""));
 
+    // A search lists its matches in the chosen order (ids first, then those rows).
+    for (dir, first, last) in [
+        ("desc", "shop-001", "shop-019"),
+        ("asc", "shop-019", "shop-001"),
+    ] {
+        let html = portal
+            .page(
+                &format!("/admin/tenants?q=OWNER1&sort=created&dir={dir}"),
+                &cookie,
+            )
+            .await;
+        assert!(html.contains("Page 1 of 1 · 11 tenants"), "{dir}");
+        let slugs: Vec<&str> = html
+            .match_indices("data-slug=\"")
+            .map(|(i, m)| &html[i + m.len()..i + m.len() + 8])
+            .collect();
+        assert_eq!(slugs.len(), 11, "{slugs:?}");
+        assert_eq!((slugs[0], slugs[10]), (first, last), "{slugs:?}");
+        let mut sorted = slugs.clone();
+        sorted.sort_unstable_by_key(|s| {
+            let n: u32 = s[5..].parse().expect("number");
+            if dir == "desc" {
+                n
+            } else {
+                u32::MAX - n
+            }
+        });
+        assert_eq!(slugs, sorted, "{dir}");
+    }
+
     // Wildcards in the search are taken literally.
     let html = portal.page("/admin/tenants?q=%25", &cookie).await;
     assert!(html.contains("No tenant matches."));

@@ -8,7 +8,7 @@ use crate::plans::{self, NewPlan, PlanUpdate};
 use crate::platform::Platform;
 use crate::service::ServiceError;
 use crate::tenants::service::{self as tenants, CreateTenant, Operation, TenantFilter, TenantSort};
-use crate::tenants::{Tenant, TenantState};
+use crate::tenants::{TenantState, TenantSummary};
 use app::admin::backend::{AdminBackend, SignedIn};
 use app::admin::model::*;
 use chrono::{DateTime, Utc};
@@ -79,7 +79,7 @@ fn db(error: sqlx::Error) -> AdminError {
     to_admin(ServiceError::from(error))
 }
 
-fn row(t: Tenant) -> TenantRow {
+fn row(t: TenantSummary) -> TenantRow {
     TenantRow {
         slug: t.slug,
         state: t.state.as_str().to_owned(),
@@ -305,7 +305,7 @@ impl AdminBackend for Portal {
             last_error: t.last_error.clone(),
             jobs: jobs.into_iter().map(job_row).collect(),
             audit: audit.into_iter().map(audit_row).collect(),
-            row: row(t),
+            row: row(t.into()),
         })
     }
 

@@ -1,7 +1,10 @@
 //! Tenant requests: plain typed inputs in, typed results or [`ServiceError`]s out. The API
 //! and the portals call these; every change is enqueued as a job in the same transaction.
 
-use super::{OwnerEmail, SlugError, Tenant, TenantSlug, TenantState, TENANT_COLUMNS};
+use super::{
+    OwnerEmail, SlugError, Tenant, TenantSlug, TenantState, TenantSummary, SUMMARY_COLUMNS,
+    TENANT_COLUMNS,
+};
 use crate::audit::{self, Actor};
 use crate::jobs::kinds;
 use crate::plans;
@@ -402,26 +405,27 @@ impl TenantSort {
     }
 }
 
-/// `SELECT <what> WHERE <filter> ORDER BY <order> LIMIT <per_page> OFFSET <offset>`.
-fn page_query(
+/// Appends `SELECT <what> WHERE <filter> ORDER BY <order> LIMIT <per_page> OFFSET <offset>`.
+fn push_page_query(
+    query: &mut QueryBuilder<'static, Postgres>,
     what: &str,
     filter: &TenantFilter,
     order: &str,
     per_page: u32,
     offset: i64,
-) -> QueryBuilder<'static, Postgres> {
-    let mut query = QueryBuilder::new(format!("SELECT {what} WHERE true"));
-    push_filter(&mut query, filter);
+) {
+    query.push(format!("SELECT {what} WHERE true"));
+    push_filter(query, filter);
     query
         .push(format!(" ORDER BY {order} LIMIT "))
         .push_bind(i64::from(per_page))
         .push(" OFFSET ")
         .push_bind(offset);
-    query
 }
 
 /// From this offset on, a page is read in two steps (ids from the narrow indexes, then the
-/// rows): skipping thousands of whole rows costs more than the second round trip.
+/// rows): skipping thousands of whole rows costs more than the second round trip. Searches
+/// always take the two steps.
 const DEEP_OFFSET: i64 = 500;
 
 /// One numbered page (from 1) of tenants in a chosen order, and the matching total: the
@@ -433,7 +437,7 @@ pub async fn page(
     descending: bool,
     page: u32,
     per_page: u32,
-) -> Result<(Vec<Tenant>, i64), ServiceError> {
+) -> Result<(Vec<TenantSummary>, i64), ServiceError> {
     if !(1..=200).contains(&per_page) {
         return Err(ServiceError::invalid(
             "limit_invalid",
@@ -447,40 +451,34 @@ pub async fn page(
         .columns()
         .replace("{dir}", if descending { "DESC" } else { "ASC" });
     let offset = i64::from(page.max(1) - 1) * i64::from(per_page);
-    if offset < DEEP_OFFSET {
-        // Near the start: one query over the rows themselves.
-        let mut query = page_query(
-            &format!("{TENANT_COLUMNS} FROM tenants t JOIN plans p ON p.id = t.plan_id"),
+    // Searches take the two steps at any depth: the ids come from an index-only scan that
+    // reads the search text from the index (migration 0006), not from thousands of rows.
+    let rows = format!("{SUMMARY_COLUMNS} FROM tenants t JOIN plans p ON p.id = t.plan_id");
+    let mut query = QueryBuilder::new("");
+    if offset < DEEP_OFFSET && search_pattern(filter).is_none() {
+        // Near the start: one pass over the rows themselves.
+        push_page_query(&mut query, &rows, filter, &order, per_page, offset);
+    } else {
+        // The page's ids from the narrow indexes first (an InitPlan: deep pages walk index
+        // entries, searches read the text from the index), then only those rows by primary
+        // key, in the same order. One statement, one round trip.
+        let join_plans = if sort == TenantSort::Plan {
+            " JOIN plans p ON p.id = t.plan_id"
+        } else {
+            ""
+        };
+        query.push(format!("SELECT {rows} WHERE t.id = ANY (ARRAY ("));
+        push_page_query(
+            &mut query,
+            &format!("t.id FROM tenants t{join_plans}"),
             filter,
             &order,
             per_page,
             offset,
         );
-        let items = query.build_query_as().fetch_all(&p.pool).await?;
-        return Ok((items, total));
+        query.push(format!(")) ORDER BY {order}"));
     }
-    // Two steps: the page's ids from the narrow indexes (deep pages walk index entries, not
-    // whole rows), then those rows.
-    let join_plans = if sort == TenantSort::Plan {
-        " JOIN plans p ON p.id = t.plan_id"
-    } else {
-        ""
-    };
-    let mut query = page_query(
-        &format!("t.id FROM tenants t{join_plans}"),
-        filter,
-        &order,
-        per_page,
-        offset,
-    );
-    let ids: Vec<Uuid> = query.build_query_scalar().fetch_all(&p.pool).await?;
-    let mut items: Vec<Tenant> = sqlx::query_as(&format!(
-        "SELECT {TENANT_COLUMNS} FROM tenants t JOIN plans p ON p.id = t.plan_id WHERE t.id = ANY($1)"
-    ))
-    .bind(&ids)
-    .fetch_all(&p.pool)
-    .await?;
-    items.sort_by_key(|t| ids.iter().position(|id| *id == t.id));
+    let items = query.build_query_as().fetch_all(&p.pool).await?;
     Ok((items, total))
 }
 
