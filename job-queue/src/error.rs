@@ -49,6 +49,16 @@ pub enum JobError {
     /// A failure retrying cannot fix: the job is `dead` at once.
     #[error("{0}")]
     Permanent(String),
+    /// The handler cannot start yet (it waits on other work): the job goes back to
+    /// `queued`, runs again after `delay`, and the attempt is not counted. Use it only for
+    /// a wait that is known to end (another job that is running), never for a failure.
+    #[error("waiting: {reason}")]
+    Snooze {
+        /// What it waits for, shown as the job's progress label.
+        reason: String,
+        /// When to look again.
+        delay: std::time::Duration,
+    },
     /// The handler saw a cancel request and stopped: the job is `cancelled`.
     #[error("cancelled")]
     Cancelled,
@@ -58,6 +68,14 @@ impl JobError {
     /// A retryable error from anything displayable (e.g. `err.map_err(JobError::retry)`).
     pub fn retry(err: impl std::fmt::Display) -> Self {
         Self::Retry(err.to_string())
+    }
+
+    /// Waits `delay` for `reason` without spending an attempt (see [`JobError::Snooze`]).
+    pub fn snooze(reason: impl std::fmt::Display, delay: std::time::Duration) -> Self {
+        Self::Snooze {
+            reason: reason.to_string(),
+            delay,
+        }
     }
 
     /// A permanent error from anything displayable.

@@ -253,6 +253,7 @@ struct Claimed {
 /// How an attempt ended, as recorded.
 enum Outcome {
     Failed { error: String, retry_in: Duration },
+    Snoozed { reason: String, retry_in: Duration },
     Dead(String),
     Cancelled,
 }
@@ -641,6 +642,10 @@ async fn run_job(
         Ok(Err(JobError::Cancelled)) => Outcome::Cancelled,
         Ok(Err(JobError::Permanent(error))) => Outcome::Dead(error),
         Ok(Err(JobError::Retry(error))) => failed(config, &job, error),
+        Ok(Err(JobError::Snooze { reason, delay })) => Outcome::Snoozed {
+            reason,
+            retry_in: delay,
+        },
         Err(e) if e.is_panic() => {
             let error = format!("handler panicked: {}", panic_message(e.into_panic()));
             failed(config, &job, error)
@@ -693,21 +698,27 @@ async fn renew_lease(shared: &Shared, id: Uuid) -> Result<Option<bool>, QueueErr
 
 /// Record a failed, dead or cancelled attempt (retrying the write a few times).
 async fn finish(shared: &Shared, job: &Claimed, outcome: Outcome) {
+    let millis = |d: &Duration| Some(i64::try_from(d.as_millis()).unwrap_or(i64::MAX));
     let (state, error, retry_ms) = match &outcome {
-        Outcome::Failed { error, retry_in } => (
-            "failed",
-            Some(error.as_str()),
-            Some(i64::try_from(retry_in.as_millis()).unwrap_or(i64::MAX)),
-        ),
+        Outcome::Failed { error, retry_in } => ("failed", Some(error.as_str()), millis(retry_in)),
+        Outcome::Snoozed { reason, retry_in } => {
+            ("queued", Some(reason.as_str()), millis(retry_in))
+        }
         Outcome::Dead(error) => ("dead", Some(error.as_str()), None),
         Outcome::Cancelled => ("cancelled", None, None),
     };
+    let snoozed = matches!(outcome, Outcome::Snoozed { .. });
     let mut tries = 0u32;
     loop {
+        // A snoozed job gives its attempt back and shows what it waits for as its progress
+        // label; its last error (if any) stays.
         let updated = sqlx::query(
-            "UPDATE jobs SET state = $3, last_error = COALESCE($4, last_error), \
+            "UPDATE jobs SET state = $3, \
+               last_error = CASE WHEN $6 THEN last_error ELSE COALESCE($4, last_error) END, \
+               progress_label = CASE WHEN $6 THEN 'waiting: ' || $4 ELSE progress_label END, \
+               attempts = CASE WHEN $6 THEN attempts - 1 ELSE attempts END, \
                run_at = COALESCE(now() + $5 * interval '1 millisecond', run_at), \
-               finished_at = CASE WHEN $3 = 'failed' THEN NULL ELSE now() END, \
+               finished_at = CASE WHEN $3 IN ('failed', 'queued') THEN NULL ELSE now() END, \
                locked_by = NULL, locked_until = NULL, updated_at = now() \
              WHERE id = $1 AND locked_by = $2 AND state = 'running'",
         )
@@ -716,6 +727,7 @@ async fn finish(shared: &Shared, job: &Claimed, outcome: Outcome) {
         .bind(state)
         .bind(error)
         .bind(retry_ms)
+        .bind(snoozed)
         .execute(&shared.db)
         .await;
         match updated {
@@ -724,6 +736,10 @@ async fn finish(shared: &Shared, job: &Claimed, outcome: Outcome) {
                     Outcome::Failed { error, retry_in } => {
                         shared.rescheduled.notify_one();
                         tracing::warn!(job_id = %job.id, kind = %job.kind, tenant_id = ?job.tenant_id, attempt = job.attempt, state, error = %error, retry_in_ms = retry_in.as_millis() as u64, "job attempt failed; will retry")
+                    }
+                    Outcome::Snoozed { reason, retry_in } => {
+                        shared.rescheduled.notify_one();
+                        tracing::info!(job_id = %job.id, kind = %job.kind, tenant_id = ?job.tenant_id, attempt = job.attempt, reason = %reason, retry_in_ms = retry_in.as_millis() as u64, "job waiting; the attempt is not counted")
                     }
                     Outcome::Dead(error) => {
                         tracing::error!(job_id = %job.id, kind = %job.kind, tenant_id = ?job.tenant_id, attempt = job.attempt, state, error = %error, "job dead")

@@ -228,6 +228,103 @@ async fn job_failing_twice_then_succeeding_backs_off_more_each_time() {
 }
 
 #[tokio::test]
+async fn a_waiting_job_is_queued_again_without_spending_its_attempts() {
+    let db = TestDb::new().await;
+    create_effects(&db.pool).await;
+    let queue = db.queue();
+    sqlx::query("CREATE TABLE gate (open bool NOT NULL)")
+        .execute(&db.pool)
+        .await
+        .expect("gate");
+    let registry = registry_with(
+        "waits",
+        handler_fn(|ctx| async move {
+            record_effect(&ctx).await?;
+            let open: Option<bool> = sqlx::query_scalar("SELECT open FROM gate")
+                .fetch_optional(ctx.pool())
+                .await?;
+            if open == Some(true) {
+                Ok(())
+            } else {
+                Err(JobError::snooze(
+                    "the template is being built",
+                    Duration::from_millis(50),
+                ))
+            }
+        }),
+    );
+    let workers = Workers::start(&db.pool, registry, test_config());
+    // Two attempts only: many more runs than that must still not make it dead.
+    let id = queue
+        .enqueue(NewJob::new("waits", json!({})).with_max_attempts(2))
+        .await
+        .expect("enqueue");
+    eventually(Duration::from_secs(10), "five waiting runs", || async {
+        (effects_of(&db.pool, id).await >= 5).then_some(())
+    })
+    .await;
+    let waiting = queue.get(id).await.expect("get").expect("job");
+    assert!(
+        matches!(waiting.state, JobState::Queued | JobState::Running),
+        "{waiting:?}"
+    );
+    assert!(waiting.attempts <= 1, "{waiting:?}");
+    assert_eq!(waiting.last_error, None);
+    sqlx::query("INSERT INTO gate VALUES (true)")
+        .execute(&db.pool)
+        .await
+        .expect("open");
+    let job = wait_for_state(&queue, id, JobState::Succeeded).await;
+    workers.stop().await;
+    assert_eq!(job.attempts, 1, "only the run that worked counts");
+    assert_eq!(job.last_error, None);
+    let attempts: Vec<i32> =
+        sqlx::query_scalar("SELECT DISTINCT attempt FROM effects WHERE job_id = $1")
+            .bind(id)
+            .fetch_all(&db.pool)
+            .await
+            .expect("effects");
+    assert_eq!(attempts, [1], "every run was attempt 1");
+    db.drop().await;
+}
+
+#[tokio::test]
+async fn a_waiting_job_shows_what_it_waits_for() {
+    let db = TestDb::new().await;
+    let queue = db.queue();
+    let registry = registry_with(
+        "waits-long",
+        handler_fn(|_ctx| async move {
+            Err(JobError::snooze(
+                "the template is being built",
+                Duration::from_secs(60),
+            ))
+        }),
+    );
+    let workers = Workers::start(&db.pool, registry, test_config());
+    let id = queue
+        .enqueue(NewJob::new("waits-long", json!({})))
+        .await
+        .expect("enqueue");
+    let job = eventually(Duration::from_secs(10), "the job waiting", || async {
+        queue
+            .get(id)
+            .await
+            .expect("get")
+            .filter(|j| j.progress.label.starts_with("waiting:"))
+    })
+    .await;
+    workers.stop().await;
+    assert_eq!(job.state, JobState::Queued);
+    assert_eq!(job.progress.label, "waiting: the template is being built");
+    assert_eq!(job.attempts, 0);
+    assert!(job.run_at > chrono::Utc::now() + chrono::Duration::seconds(30));
+    assert_eq!(job.locked_by, None);
+    assert_eq!(job.finished_at, None);
+    db.drop().await;
+}
+
+#[tokio::test]
 async fn job_out_of_attempts_is_dead_with_its_last_error() {
     let db = TestDb::new().await;
     let queue = db.queue();

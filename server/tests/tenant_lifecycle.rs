@@ -313,6 +313,67 @@ async fn the_template_filestore_is_copied_on_provisioning_and_removed_on_delete(
     let _ = std::fs::remove_dir_all(&filestore);
 }
 
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn the_first_tenant_of_a_plan_waits_for_its_template_without_spending_attempts() {
+    let mut p = Platform::start(Options {
+        workers: false,
+        ..Options::default()
+    })
+    .await;
+    let key = p.plan_key("fresh");
+    let (status, _) = p
+        .post(
+            "/plans",
+            json!({"key": key, "name": "Fresh", "modules": ["point_of_sale"]}),
+        )
+        .await;
+    assert_eq!(status, 201);
+    // No template yet: the request queues its build. Hold the build back a few seconds so
+    // the provisioning job surely meets the missing template.
+    let (status, accepted) = p.post("/tenants", p.tenant_body("first", &key)).await;
+    assert_eq!(status, 202, "{accepted}");
+    let job_id = accepted["job_id"].as_str().expect("job").to_owned();
+    let held = sqlx::query(
+        "UPDATE jobs SET run_at = now() + interval '4 seconds' WHERE kind = 'plan.build_template'",
+    )
+    .execute(&p.pool)
+    .await
+    .expect("hold the build");
+    assert_eq!(held.rows_affected(), 1);
+    p.start_workers(4);
+
+    let deadline = std::time::Instant::now() + Duration::from_secs(20);
+    let waiting = loop {
+        let job = p.job(&job_id).await;
+        if job["progress_label"]
+            .as_str()
+            .is_some_and(|l| l.starts_with("waiting:"))
+        {
+            break job;
+        }
+        assert!(std::time::Instant::now() < deadline, "never waited: {job}");
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    };
+    assert_eq!(waiting["state"], "queued", "{waiting}");
+    assert_eq!(waiting["attempts"], 0, "{waiting}");
+    assert!(
+        waiting["progress_label"]
+            .as_str()
+            .is_some_and(|l| l.contains("is being built")),
+        "{waiting}"
+    );
+
+    let tenant = p
+        .wait_tenant("first", "active", Duration::from_secs(60))
+        .await;
+    assert!(tenant["last_error"].is_null(), "{tenant}");
+    let job = p.job(&job_id).await;
+    assert_eq!(job["state"], "succeeded");
+    assert_eq!(job["attempts"], 1, "waiting spent no attempt: {job}");
+    assert!(job["last_error"].is_null(), "{job}");
+    p.cleanup().await;
+}
+
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn requests_are_validated_with_clear_errors_in_one_format() {
     let p = Platform::start(Options {

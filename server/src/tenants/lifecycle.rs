@@ -22,14 +22,32 @@ pub enum StepError {
     Transient(String),
     /// Retrying will not.
     Permanent(String),
+    /// It waits on other work that is running (the plan's template build): try again
+    /// soon without spending an attempt.
+    Waiting(String),
     /// A cancel was requested.
     Cancelled,
+}
+
+/// How often a tenant job waiting on its plan's template looks again.
+const TEMPLATE_WAIT: Duration = Duration::from_secs(2);
+
+impl From<StepError> for JobError {
+    fn from(e: StepError) -> Self {
+        match e {
+            StepError::Transient(m) => JobError::Retry(m),
+            StepError::Permanent(m) => JobError::Permanent(m),
+            StepError::Waiting(m) => JobError::snooze(m, TEMPLATE_WAIT),
+            StepError::Cancelled => JobError::Cancelled,
+        }
+    }
 }
 
 impl std::fmt::Display for StepError {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         match self {
             StepError::Transient(m) | StepError::Permanent(m) => f.write_str(m),
+            StepError::Waiting(m) => write!(f, "waiting: {m}"),
             StepError::Cancelled => f.write_str("cancelled"),
         }
     }
@@ -160,6 +178,10 @@ pub async fn run_tenant_job(p: &Platform, ctx: &JobContext) -> Result<(), JobErr
     let Err(error) = result else {
         return Ok(());
     };
+    if let StepError::Waiting(reason) = &error {
+        tracing::info!(tenant_id = %id, job_id = %ctx.id, kind = %ctx.kind, %reason, "tenant job waiting");
+        return Err(error.into());
+    }
     let last_attempt = match &error {
         StepError::Transient(_) => {
             let max: Option<i32> =
@@ -187,11 +209,7 @@ pub async fn run_tenant_job(p: &Platform, ctx: &JobContext) -> Result<(), JobErr
     if let Err(e) = recorded {
         tracing::error!(tenant_id = %id, job_id = %ctx.id, error = %e, "could not record the job error on the tenant");
     }
-    Err(match error {
-        StepError::Transient(m) => JobError::Retry(m),
-        StepError::Permanent(m) => JobError::Permanent(m),
-        StepError::Cancelled => JobError::Cancelled,
-    })
+    Err(error.into())
 }
 
 async fn mark_failed(
@@ -574,9 +592,30 @@ async fn claim_or_clone(
     match p.dbm.clone_template(template, tenant_db).await {
         Ok(Outcome::Done) => Ok(Some("clone")),
         Ok(Outcome::AlreadyDone) => Ok(None),
-        Err(DbManagerError::NotFound(_)) => Err(StepError::Transient(format!(
-            "the template {template} is not built yet"
-        ))),
+        Err(DbManagerError::NotFound(_)) => {
+            // The first tenant of a plan queues the template's build: wait for it without
+            // spending attempts; any other missing template is an error worth retrying.
+            // Only while a build job is alive (queued, running or due for a retry): a
+            // cancelled or dead build must not leave the tenant waiting for ever.
+            let building: bool = sqlx::query_scalar(
+                "SELECT EXISTS (SELECT 1 FROM tenants t JOIN jobs j \
+                   ON j.kind = $2 AND j.payload->>'plan_id' = t.plan_id::text \
+                 WHERE t.id = $1 AND j.state IN ('queued', 'running', 'failed'))",
+            )
+            .bind(id)
+            .bind(kinds::BUILD_TEMPLATE)
+            .fetch_one(&p.pool)
+            .await?;
+            if building {
+                Err(StepError::Waiting(format!(
+                    "the plan's template {template} is being built"
+                )))
+            } else {
+                Err(StepError::Transient(format!(
+                    "the template {template} is not built yet"
+                )))
+            }
+        }
         Err(e) => Err(e.into()),
     }
 }
@@ -833,11 +872,7 @@ async fn load_plan(p: &Platform, id: Uuid) -> Result<PlanRow, StepError> {
 /// Keeps `WARM_POOL_SIZE` ready standby databases per plan template.
 pub async fn refill_pool(p: &Platform, ctx: &JobContext) -> Result<(), JobError> {
     let payload: PlanPayload = ctx.payload()?;
-    refill(p, payload.plan_id).await.map_err(|e| match e {
-        StepError::Transient(m) => JobError::Retry(m),
-        StepError::Permanent(m) => JobError::Permanent(m),
-        StepError::Cancelled => JobError::Cancelled,
-    })
+    refill(p, payload.plan_id).await.map_err(JobError::from)
 }
 
 async fn refill(p: &Platform, plan_id: Uuid) -> Result<(), StepError> {
@@ -907,11 +942,7 @@ pub async fn build_template(p: &Platform, ctx: &JobContext) -> Result<(), JobErr
             .await;
     }
     tracing::warn!(plan_id = %payload.plan_id, job_id = %ctx.id, %error, final = last, "template build failed");
-    Err(match error {
-        StepError::Transient(m) => JobError::Retry(m),
-        StepError::Permanent(m) => JobError::Permanent(m),
-        StepError::Cancelled => JobError::Cancelled,
-    })
+    Err(error.into())
 }
 
 async fn build(
