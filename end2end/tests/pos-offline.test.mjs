@@ -11,8 +11,19 @@ test('/pos/ registers its service worker and reloads from cache while offline', 
     await page.goto(BASE_URL + '/pos/');
     await page.waitForSelector('#pos-app[data-ready="true"]', { timeout: 20000 });
     const state = await page.evaluate(async () => {
+      // `ready` resolves once a worker is active, which may still be 'activating' (its
+      // activate handler running): wait for the end of that, with a bound.
       const registration = await navigator.serviceWorker.ready;
-      return { scope: registration.scope, state: registration.active && registration.active.state };
+      const worker = registration.active;
+      if (worker && worker.state === 'activating') {
+        await new Promise((resolve) => {
+          const timer = setTimeout(resolve, 10000);
+          worker.addEventListener('statechange', () => {
+            if (worker.state !== 'activating') { clearTimeout(timer); resolve(); }
+          });
+        });
+      }
+      return { scope: registration.scope, state: worker && worker.state };
     });
     assert.equal(state.scope, BASE_URL + '/pos/');
     assert.equal(state.state, 'activated');
