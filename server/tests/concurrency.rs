@@ -76,10 +76,21 @@ async fn two_hundred_tenant_requests_at_once_all_end_active_once() {
             "{action}: {per_tenant:?}"
         );
     }
-    let (_, jobs) = p
-        .get("/jobs?kind=tenant.provision&state=succeeded&limit=1")
-        .await;
-    assert_eq!(jobs["total"], N as u64);
+    // Successes are recorded in batches just after each handler's commit: give the last
+    // batch a moment.
+    let deadline = Instant::now() + Duration::from_secs(15);
+    loop {
+        let (_, jobs) = p
+            .get("/jobs?kind=tenant.provision&state=succeeded&limit=1")
+            .await;
+        if jobs["total"] == N as u64 {
+            break;
+        }
+        assert!(Instant::now() < deadline, "{jobs}");
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+    let (_, jobs) = p.get("/jobs?kind=tenant.provision&limit=1").await;
+    assert_eq!(jobs["total"], N as u64, "one provisioning job per tenant");
     let via_pool: i64 = sqlx::query_scalar(
         "SELECT count(*) FROM audit_log WHERE action = 'tenant.database_created' AND details->>'via' = 'pool'",
     )

@@ -74,7 +74,7 @@ async fn a_worker_killed_mid_provisioning_leaves_a_job_another_worker_finishes()
         .wait_tenant(&tenant_id, "active", Duration::from_secs(60))
         .await;
     let db = tenant["db_name"].as_str().expect("db").to_owned();
-    let job = p.job(&job_id).await;
+    let job = p.finished_job(&job_id).await;
     assert_eq!(job["state"], "succeeded", "{job}");
     assert_eq!(job["attempts"], 2, "{job}");
 
@@ -137,7 +137,7 @@ async fn odoo_down_makes_the_job_retry_and_succeed_when_it_returns() {
     p.restart_sim().await;
     p.wait_tenant(&tenant_id, "active", Duration::from_secs(60))
         .await;
-    let job = p.job(&job_id).await;
+    let job = p.finished_job(&job_id).await;
     assert_eq!(job["state"], "succeeded", "{job}");
     p.cleanup().await;
 }

@@ -367,7 +367,7 @@ async fn the_first_tenant_of_a_plan_waits_for_its_template_without_spending_atte
         .wait_tenant("first", "active", Duration::from_secs(60))
         .await;
     assert!(tenant["last_error"].is_null(), "{tenant}");
-    let job = p.job(&job_id).await;
+    let job = p.finished_job(&job_id).await;
     assert_eq!(job["state"], "succeeded");
     assert_eq!(job["attempts"], 1, "waiting spent no attempt: {job}");
     assert!(job["last_error"].is_null(), "{job}");

@@ -163,6 +163,21 @@ impl Platform {
         job
     }
 
+    /// The job once it has finished (succeeded, dead or cancelled). Workers record
+    /// successes in batches just after the handler's own commit, so a tenant can be
+    /// `active` a moment before its job reads `succeeded`.
+    pub async fn finished_job(&self, id: &str) -> Value {
+        let deadline = Instant::now() + Duration::from_secs(15);
+        loop {
+            let job = self.job(id).await;
+            if ["succeeded", "dead", "cancelled"].contains(&job["state"].as_str().unwrap_or("")) {
+                return job;
+            }
+            assert!(Instant::now() < deadline, "job not finished in time: {job}");
+            tokio::time::sleep(Duration::from_millis(20)).await;
+        }
+    }
+
     /// The tenant's audit actions, oldest first.
     pub async fn audit_actions(&self, id: &str) -> Vec<String> {
         let (_, audit) = self.get(&format!("/tenants/{id}/audit")).await;
