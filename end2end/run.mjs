@@ -112,6 +112,26 @@ try {
 } finally {
   stopAll();
   await new Promise((r) => setTimeout(r, 500));
-  try { psql(`DROP DATABASE IF EXISTS "${database}" WITH (FORCE)`); } catch { /* reported by psql */ }
+  dropRunDatabases();
+}
+
+// Drops every database this run made: its tenants' and standbys' (named in its platform
+// database), its plans' templates, then the platform database itself.
+function dropRunDatabases() {
+  const query = (db, sql) => execFileSync('psql', [`${PG}/${db}`, '-At', '-v', 'ON_ERROR_STOP=1', '-c', sql])
+    .toString().split('\n').filter(Boolean);
+  let names = [];
+  try {
+    names = query(database, 'SELECT db_name FROM tenants UNION SELECT db_name FROM warm_pool');
+    for (const key of query(database, 'SELECT key FROM plans')) {
+      names.push(...query('postgres', `SELECT datname FROM pg_database WHERE datname ~ '^tmpl_[0-9]+_${key.replace(/[^a-z0-9_]/g, '')}(_new)?$'`));
+    }
+  } catch { /* the platform database may not exist if start-up failed */ }
+  for (const name of [...names, database]) {
+    try {
+      psql(`ALTER DATABASE "${name}" IS_TEMPLATE false`);
+    } catch { /* absent, or not a template */ }
+    try { psql(`DROP DATABASE IF EXISTS "${name}" WITH (FORCE)`); } catch { /* reported by psql */ }
+  }
 }
 process.exit(status);
