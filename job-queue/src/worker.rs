@@ -696,7 +696,7 @@ async fn renew_lease(shared: &Shared, id: Uuid) -> Result<Option<bool>, QueueErr
     })
 }
 
-/// Record a failed, dead or cancelled attempt (retrying the write a few times).
+/// Record a failed, waiting, dead or cancelled attempt (retrying the write a few times).
 async fn finish(shared: &Shared, job: &Claimed, outcome: Outcome) {
     let millis = |d: &Duration| Some(i64::try_from(d.as_millis()).unwrap_or(i64::MAX));
     let (state, error, retry_ms) = match &outcome {
@@ -707,16 +707,15 @@ async fn finish(shared: &Shared, job: &Claimed, outcome: Outcome) {
         Outcome::Dead(error) => ("dead", Some(error.as_str()), None),
         Outcome::Cancelled => ("cancelled", None, None),
     };
-    let snoozed = matches!(outcome, Outcome::Snoozed { .. });
     let mut tries = 0u32;
     loop {
-        // A snoozed job gives its attempt back and shows what it waits for as its progress
-        // label; its last error (if any) stays.
+        // Only a snoozed job goes back to 'queued': it gives its attempt back and shows what
+        // it waits for as its progress label; its last error (if any) stays.
         let updated = sqlx::query(
             "UPDATE jobs SET state = $3, \
-               last_error = CASE WHEN $6 THEN last_error ELSE COALESCE($4, last_error) END, \
-               progress_label = CASE WHEN $6 THEN 'waiting: ' || $4 ELSE progress_label END, \
-               attempts = CASE WHEN $6 THEN attempts - 1 ELSE attempts END, \
+               last_error = CASE WHEN $3 = 'queued' THEN last_error ELSE COALESCE($4, last_error) END, \
+               progress_label = CASE WHEN $3 = 'queued' THEN 'waiting: ' || $4 ELSE progress_label END, \
+               attempts = CASE WHEN $3 = 'queued' THEN attempts - 1 ELSE attempts END, \
                run_at = COALESCE(now() + $5 * interval '1 millisecond', run_at), \
                finished_at = CASE WHEN $3 IN ('failed', 'queued') THEN NULL ELSE now() END, \
                locked_by = NULL, locked_until = NULL, updated_at = now() \
@@ -727,7 +726,6 @@ async fn finish(shared: &Shared, job: &Claimed, outcome: Outcome) {
         .bind(state)
         .bind(error)
         .bind(retry_ms)
-        .bind(snoozed)
         .execute(&shared.db)
         .await;
         match updated {

@@ -138,6 +138,18 @@ async fn a_retried_request_with_the_same_idempotency_key_gets_the_first_answer()
         assert_eq!(answer["error"]["code"], "idempotency_key_invalid");
     }
     assert_eq!(p.get("/tenants/delta").await.0, 404);
+    // So is a body too large to fingerprint (the API's bodies are small JSON documents).
+    let r = p
+        .api(Method::POST, "/tenants")
+        .header("Idempotency-Key", "too-big")
+        .header("content-type", "application/json")
+        .body(vec![b' '; 1024 * 1024 + 1])
+        .send()
+        .await
+        .expect("send");
+    assert_eq!(r.status(), 413);
+    let answer: Value = r.json().await.expect("json");
+    assert_eq!(answer["error"]["code"], "body_too_large");
 
     // A request still running holds its key: a retry arriving meanwhile is told to wait.
     sqlx::query(

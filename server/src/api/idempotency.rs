@@ -259,8 +259,10 @@ async fn finish(pool: &PgPool, client: &[u8], key: &str, response: Response) -> 
     let body = match axum::body::to_bytes(body, usize::MAX).await {
         Ok(body) => body,
         Err(error) => {
-            tracing::error!(%error, "could not read an API answer to store it");
-            return internal_answer();
+            return ApiError::from(crate::service::ServiceError::Internal(format!(
+                "reading an API answer to store it: {error}"
+            )))
+            .into_response()
         }
     };
     let text = |name: header::HeaderName| {
@@ -289,15 +291,6 @@ async fn finish(pool: &PgPool, client: &[u8], key: &str, response: Response) -> 
         tracing::warn!(%error, "could not store an API answer for replays");
     }
     Response::from_parts(parts, Body::from(body))
-}
-
-fn internal_answer() -> Response {
-    ApiError::new(
-        StatusCode::INTERNAL_SERVER_ERROR,
-        "internal",
-        "Something went wrong on our side; it has been logged.",
-    )
-    .into_response()
 }
 
 /// Deletes answers past their lifetime, on about one claim in 256 (cheap: an index range).
