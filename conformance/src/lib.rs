@@ -26,6 +26,28 @@ pub fn pg_url() -> String {
         .unwrap_or_else(|_| "postgres://postgres@127.0.0.1:5432/postgres".to_owned())
 }
 
+/// The URL the simulators connect with: their own role (`odoo_sim::SIM_ROLE`, created on
+/// first use), since Odoo refuses to run as `postgres` and only sees what its role owns.
+pub fn sim_pg_url() -> String {
+    static URL: OnceLock<String> = OnceLock::new();
+    URL.get_or_init(|| {
+        let admin = pg_url();
+        let role = odoo_sim::SIM_ROLE;
+        let (tx, rx) = std::sync::mpsc::channel();
+        run_blocking(async move {
+            let _ = tx.send(
+                odoo_sim::role_url(&admin, role)
+                    .await
+                    .map_err(|e| e.to_string()),
+            );
+        });
+        rx.recv()
+            .expect("role creation ran")
+            .expect("the simulator's role")
+    })
+    .clone()
+}
+
 /// Master password of the simulators started here.
 pub const MASTER: &str = "masterpw";
 
@@ -72,7 +94,7 @@ impl SimServer {
 
 /// The simulator config this suite uses: master `masterpw`, dbfilter `^%d$`, list_db on.
 pub fn sim_config() -> Config {
-    let mut cfg = Config::new(&pg_url());
+    let mut cfg = Config::new(&sim_pg_url());
     cfg.master_password = MASTER.into();
     cfg
 }
@@ -173,7 +195,7 @@ impl TestDb {
             catalogue,
             ..TemplateOptions::default()
         };
-        odoo_sim::init_template(&pg_url(), &guard.name, &opts)
+        odoo_sim::init_template(&sim_pg_url(), &guard.name, &opts)
             .await
             .expect("init template");
         guard

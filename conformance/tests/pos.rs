@@ -137,12 +137,21 @@ async fn load_data_returns_data_fields_and_relations_per_model() {
         .filter_map(|p| p["name"].as_str())
         .collect();
     assert!(pms.contains(&"Cash") && pms.contains(&"Card"), "{pms:?}");
-    // Only some models
+    // Only some models: pos.session always, then those asked for, in Odoo's order.
     let part = pos
-        .load_data(sid, &["pos.payment.method"])
+        .load_data(sid, &["pos.config", "pos.payment.method"])
         .await
         .expect("load_data subset");
-    assert!(part.get("pos.payment.method").is_some());
+    let mut keys: Vec<&String> = part.as_object().expect("dict").keys().collect();
+    keys.sort();
+    assert_eq!(keys, ["pos.config", "pos.payment.method", "pos.session"]);
+    // Without pos.config, Odoo 18's loaders fail (pos_load_mixin.py reads
+    // data['pos.config']): a KeyError the client surfaces as an error.
+    let err = pos
+        .load_data(sid, &["pos.payment.method"])
+        .await
+        .expect_err("pos.config left out");
+    assert!(format!("{err:?}").contains("KeyError"), "{err:?}");
 }
 
 #[tokio::test]

@@ -17,17 +17,6 @@ fn kwargs(v: Value) -> Map<String, Value> {
     v.as_object().cloned().expect("kwargs object")
 }
 
-/// Keys of the recorded session_info the simulator documents as omitted (UI-only).
-const OMITTED_SESSION_KEYS: &[&str] = &[
-    "user_settings",
-    "cache_hashes",
-    "tour_enabled",
-    "current_tour",
-    "storeData",
-    "iap_company_enrich",
-    "can_insert_in_spreadsheet",
-];
-
 #[tokio::test]
 async fn session_authenticate_returns_session_info_and_sets_the_cookie() {
     let sim = shared_sim();
@@ -77,9 +66,7 @@ async fn session_authenticate_returns_session_info_and_sets_the_cookie() {
         .collect();
     let sim_keys: Vec<&String> = result.as_object().expect("result").keys().collect();
     for k in &rec_keys {
-        if !OMITTED_SESSION_KEYS.contains(&k.as_str()) {
-            assert!(sim_keys.contains(k), "session_info lacks {k}");
-        }
+        assert!(sim_keys.contains(k), "session_info lacks {k}");
     }
     for k in &sim_keys {
         assert!(rec_keys.contains(k), "session_info has unrecorded key {k}");

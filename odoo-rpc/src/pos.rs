@@ -190,7 +190,8 @@ pub struct PosOrder {
     pub amount_return: f64,
     /// Paid or draft.
     pub state: PosOrderState,
-    /// Order reference (→ `pos_reference`); 16/17 require it (default `"Order <uuid>"`, the dedup key there).
+    /// Order reference (→ `pos_reference`), always sent (default `"Order <uuid>"`; the dedup
+    /// key on 16/17).
     pub name: Option<String>,
     /// `"YYYY-MM-DD HH:MM:SS"` (UTC); required for 16/17.
     pub date_order: Option<String>,
@@ -289,7 +290,7 @@ impl PosOrder {
         self
     }
 
-    /// The reference sent to 16/17 (`name`, else `"Order <uuid>"`).
+    /// The reference sent as the order's `name` (`name`, else `"Order <uuid>"`).
     pub fn reference(&self) -> String {
         self.name
             .clone()
@@ -321,9 +322,10 @@ impl PosOrder {
                 PosOrderState::Draft => "draft",
             };
             m.insert("state".into(), json!(state));
-            if let Some(n) = &self.name {
-                m.insert("name".into(), json!(n));
-            }
+            // Odoo's own POS always sends the order's name: it becomes `pos_reference` (the
+            // receipt number), and a push into a closed session reads `order['name']`
+            // before it looks for an open one (`_get_valid_session`).
+            m.insert("name".into(), json!(self.reference()));
             if let Some(d) = &self.date_order {
                 m.insert("date_order".into(), json!(d));
             }

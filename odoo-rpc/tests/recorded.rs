@@ -506,7 +506,9 @@ fn pos_order_18_serialises_like_recorded() {
         .payment(PosPayment::new(1, 10.0))
         .computed_amounts();
     // Same keys and values; numbers compared numerically (the recorder sent qty `1`, we send `1.0`).
-    let recorded = numbers_as_f64(recorded);
+    // One key more than the recorder's minimal payload: the order's `name`, which Odoo's own
+    // POS always sends (it becomes `pos_reference`, and a push into a closed session reads it).
+    let recorded = numbers_as_f64(with_name(recorded));
     assert_eq!(
         numbers_as_f64(order.to_wire(OdooVersion::V18).unwrap()),
         recorded
@@ -547,6 +549,13 @@ async fn pos_push_18_replay() {
     assert_eq!(
         numbers_as_f64(without_id(body)),
         numbers_as_f64(json!({"jsonrpc": "2.0", "method": "call", "params": {
-            "model": "pos.order", "method": "sync_from_ui", "args": [[recorded]], "kwargs": {}}}))
+            "model": "pos.order", "method": "sync_from_ui", "args": [[with_name(recorded)]], "kwargs": {}}}))
     );
+}
+
+/// The recorded ORDER plus the `name` our client always sends (`"Order <uuid>"`).
+fn with_name(mut order: Value) -> Value {
+    let name = format!("Order {}", order["uuid"].as_str().unwrap());
+    order["name"] = json!(name);
+    order
 }

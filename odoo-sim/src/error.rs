@@ -59,11 +59,11 @@ impl OdooError {
     pub fn value_error(msg: impl Into<String>) -> Self {
         Self::builtin("ValueError", msg)
     }
-    /// `KeyError('x')`: str() of a KeyError is the repr of its argument.
+    /// `KeyError('x')`. `data.message` is Odoo's `exception_to_unicode` (`odoo/loglevels.py`):
+    /// the arguments joined by newlines with `str()`, so no quotes; only the traceback's last
+    /// line shows Python's `KeyError: 'x'`.
     pub fn key_error(key: &str) -> Self {
-        let mut e = Self::builtin("KeyError", format!("'{key}'"));
-        e.arguments = vec![Value::String(key.to_string())];
-        e
+        Self::builtin("KeyError", key)
     }
     pub fn key_error_int(key: i64) -> Self {
         let mut e = Self::builtin("KeyError", key.to_string());
@@ -147,12 +147,17 @@ impl OdooError {
             "Odoo Server Error"
         };
         let tb = self.tb_name.as_deref().unwrap_or(&self.name);
+        // str(KeyError('x')) is "'x'": only the traceback shows the quotes.
+        let tb_message = match (self.name.as_str(), self.arguments.first()) {
+            ("builtins.KeyError", Some(Value::String(k))) => format!("'{k}'"),
+            _ => self.message.clone(),
+        };
         json!({
             "code": self.code,
             "message": message,
             "data": {
                 "name": self.name,
-                "debug": format!("Traceback (most recent call last):\n  (odoo-sim)\n{tb}: {}\n", self.message),
+                "debug": format!("Traceback (most recent call last):\n  (odoo-sim)\n{tb}: {tb_message}\n"),
                 "message": self.message,
                 "arguments": self.arguments,
                 "context": {},

@@ -16,11 +16,17 @@ pub mod models;
 pub mod orm;
 pub mod pg;
 pub mod pos;
+pub mod pos_fields;
+pub mod pos_load;
+pub mod roles;
 pub mod schema;
 pub mod server;
+pub mod session_keys;
 pub mod template;
 pub mod users;
+pub mod web;
 
+pub use roles::{ensure_role, role_url, SIM_ROLE};
 pub use server::{router, serve, AppState, Config, RunningServer};
 pub use template::{init_template, Catalogue, TemplateOptions};
 

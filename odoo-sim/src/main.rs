@@ -15,16 +15,17 @@ struct Cli {
 
 #[derive(Subcommand)]
 enum Cmd {
-    /// Serve Odoo's JSON-RPC for every Odoo-shaped database on the server.
+    /// Serve Odoo's JSON-RPC for every Odoo-shaped database its role owns.
     Serve {
         #[arg(long, default_value_t = 8069)]
         port: u16,
         #[arg(long, default_value = "127.0.0.1")]
         bind: String,
+        /// The role to connect as (Odoo's db_user); `postgres` is refused, as Odoo does.
         #[arg(
             long,
             env = "DATABASE_URL",
-            default_value = "postgres://postgres@127.0.0.1:5432/postgres"
+            default_value = "postgres://odoo_sim@127.0.0.1:5432/postgres"
         )]
         database_url: String,
         #[arg(
@@ -45,13 +46,14 @@ enum Cmd {
         #[arg(long)]
         base_url: Option<String>,
     },
-    /// Create database NAME with the Odoo-shaped schema and fresh-Odoo-18 data.
+    /// Create database NAME with the Odoo-shaped schema and fresh-Odoo-18 data, owned by
+    /// the role of the URL (connect as the role `serve` uses, or it cannot see it).
     InitTemplate {
         name: String,
         #[arg(
             long,
             env = "DATABASE_URL",
-            default_value = "postgres://postgres@127.0.0.1:5432/postgres"
+            default_value = "postgres://odoo_sim@127.0.0.1:5432/postgres"
         )]
         database_url: String,
         /// none | demo (default) | recording
@@ -67,6 +69,15 @@ enum Cmd {
         country_code: Option<String>,
         #[arg(long, default_value = "http://localhost:8069")]
         base_url: String,
+    },
+    /// Create the role the simulator connects as (LOGIN CREATEDB, no superuser) if it does
+    /// not exist yet; never dropped (roles are cluster-wide, other runs may use it).
+    EnsureRole {
+        #[arg(default_value = odoo_sim::SIM_ROLE)]
+        name: String,
+        /// A role allowed to create roles.
+        #[arg(long, default_value = "postgres://postgres@127.0.0.1:5432/postgres")]
+        admin_url: String,
     },
 }
 
@@ -125,6 +136,10 @@ async fn main() -> anyhow::Result<()> {
             };
             odoo_sim::init_template(&database_url, &name, &opts).await?;
             tracing::info!("created template database {name}");
+        }
+        Cmd::EnsureRole { name, admin_url } => {
+            odoo_sim::ensure_role(&admin_url, &name).await?;
+            tracing::info!("role {name} is ready");
         }
     }
     Ok(())

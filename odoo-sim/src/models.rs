@@ -406,7 +406,7 @@ pub static MODELS: LazyLock<Vec<Model>> = LazyLock::new(|| {
                 s("journal_id", M2o("account.journal"), "Journal"), s("split_transactions", Bool, "Identify Customer"),
                 s("use_payment_terminal", Selection, "Use a Payment Terminal"), s("payment_method_type", Selection, "Integration"),
                 s("sequence", Int, "Sequence"), s("company_id", M2o("res.company"), "Company"), s("active", Bool, "Active"),
-                c("type", Selection, "Type", "CASE WHEN {t}.is_cash_count THEN 'cash' WHEN {t}.journal_id IS NULL THEN 'pay_later' ELSE 'bank' END"),
+                c("type", Selection, "Type", "COALESCE((SELECT CASE WHEN j.type IN ('cash', 'bank') THEN j.type END FROM account_journal j WHERE j.id = {t}.journal_id), 'pay_later')"),
                 c("config_ids", M2m(&PM_CONFIG), "Point of Sale", ""),
                 c("image", Char, "Image", "false"), c("default_qr", Char, "Default QR", "false"),
                 c("display_name", Char, "Display Name", "{t}.name"),

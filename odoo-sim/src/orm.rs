@@ -171,10 +171,12 @@ pub fn all_field_names(m: &Model) -> Vec<&'static str> {
     m.fields.iter().map(|f| f.name).collect()
 }
 
-/// `read(ids, fields, load)`: records in the order of `ids`; missing → MissingError.
+/// `read(ids, fields, load)`: records in the order of `ids`. Ids that do not exist are left
+/// out, as Odoo 18's `_read_format` does (`odoo/models.py`: "one dictionary per record that
+/// exists"); no MissingError.
 pub async fn read(
     conn: &mut PgConnection,
-    env: &Env,
+    _env: &Env,
     m: &Model,
     ids: &[i64],
     fields: &[String],
@@ -234,40 +236,50 @@ pub async fn read(
         by_id.insert(id, v);
     }
     let mut out = Vec::with_capacity(ids.len());
-    let mut missing = Vec::new();
     for id in ids {
-        match by_id.get(id) {
-            Some(Value::Object(o)) => {
-                let mut rec = Map::new();
-                for f in &names {
-                    // the requested field order as Odoo returns it: id first, then requested
-                    let v = o.get(f.name).cloned().unwrap_or(Value::Null);
-                    rec.insert(f.name.to_string(), normalize(f, v));
-                }
-                out.push(Value::Object(rec));
+        if let Some(Value::Object(o)) = by_id.get(id) {
+            let mut rec = Map::new();
+            for f in &names {
+                // the requested field order as Odoo returns it: id first, then requested
+                let v = o.get(f.name).cloned().unwrap_or(Value::Null);
+                rec.insert(f.name.to_string(), normalize(f, v));
             }
-            _ => missing.push(*id),
+            out.push(Value::Object(rec));
         }
-    }
-    if !missing.is_empty() {
-        return Err(missing_error(m, &missing, env.uid));
     }
     Ok(out)
 }
 
-pub fn missing_error(m: &Model, ids: &[i64], uid: i64) -> OdooError {
+/// `repr()` of a recordset (`BaseModel.__repr__`: the model name and the ids' tuple):
+/// `res.users(2,)`, `res.users(1, 2)`, `res.users()`.
+pub fn recordset_repr(model: &str, ids: &[i64]) -> String {
     let list = ids
         .iter()
         .map(|i| i.to_string())
         .collect::<Vec<_>>()
         .join(", ");
-    let rec = if ids.len() == 1 {
-        format!("{}({},)", m.name, list)
+    if ids.len() == 1 {
+        format!("{model}({list},)")
     } else {
-        format!("{}({})", m.name, list)
-    };
+        format!("{model}({list})")
+    }
+}
+
+/// `ensure_one()`: `ValueError: Expected singleton: <recordset>`.
+pub fn singleton(model: &str, ids: &[i64]) -> OResult<i64> {
+    match ids {
+        [id] => Ok(*id),
+        _ => Err(OdooError::value_error(format!(
+            "Expected singleton: {}",
+            recordset_repr(model, ids)
+        ))),
+    }
+}
+
+pub fn missing_error(m: &Model, ids: &[i64], uid: i64) -> OdooError {
     OdooError::missing(format!(
-        "Record does not exist or has been deleted.\n(Record: {rec}, User: {uid})"
+        "Record does not exist or has been deleted.\n(Record: {}, User: {uid})",
+        recordset_repr(m.name, ids)
     ))
 }
 

@@ -144,20 +144,24 @@ impl Pools {
         }
     }
 
-    pub async fn terminate(&self, c: &mut sqlx::PgConnection, db: &str) -> OResult<()> {
-        sqlx::query("SELECT pg_terminate_backend(pid) FROM pg_stat_activity WHERE datname = $1 AND pid != pg_backend_pid()")
+    /// Odoo's `_drop_conn` (`odoo/service/db.py`): ends the other connections to `db`,
+    /// ignoring failures (a role that is not a superuser cannot end a superuser's backends;
+    /// the statement that follows then fails on its own if they are in the way).
+    pub async fn terminate(&self, c: &mut sqlx::PgConnection, db: &str) {
+        if let Err(e) = sqlx::query("SELECT pg_terminate_backend(pid) FROM pg_stat_activity WHERE datname = $1 AND pid != pg_backend_pid()")
             .bind(db)
             .execute(&mut *c)
             .await
-            .map_err(pg_error)?;
-        Ok(())
+        {
+            tracing::debug!("terminating the connections to {db}: {e}");
+        }
     }
 
     /// `CREATE DATABASE dst TEMPLATE src` after terminating other connections to src.
     pub async fn clone_db(&self, src: &str, dst: &str) -> OResult<()> {
         self.forget(src).await;
         let mut c = self.maintenance().await?;
-        self.terminate(&mut c, src).await?;
+        self.terminate(&mut c, src).await;
         let r = sqlx::query(&format!(
             "CREATE DATABASE {} ENCODING 'unicode' TEMPLATE {}",
             ident(dst),
@@ -173,7 +177,7 @@ impl Pools {
     pub async fn drop_db(&self, db: &str) -> OResult<()> {
         self.forget(db).await;
         let mut c = self.maintenance().await?;
-        self.terminate(&mut c, db).await?;
+        self.terminate(&mut c, db).await;
         let r = sqlx::query(&format!("DROP DATABASE {}", ident(db)))
             .execute(&mut c)
             .await;
@@ -190,7 +194,7 @@ impl Pools {
     pub async fn rename_db(&self, old: &str, new: &str) -> OResult<()> {
         self.forget(old).await;
         let mut c = self.maintenance().await?;
-        self.terminate(&mut c, old).await?;
+        self.terminate(&mut c, old).await;
         let r = sqlx::query(&format!(
             "ALTER DATABASE {} RENAME TO {}",
             ident(old),

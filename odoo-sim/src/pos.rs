@@ -1,25 +1,14 @@
-//! Point of Sale (Odoo 18): sessions, `sync_from_ui`, `load_data`, closing.
+//! Point of Sale (Odoo 18): sessions, `sync_from_ui`, closing (`load_data` is in `pos_load`).
 
 use crate::error::{OResult, OdooError};
 use crate::methods::{apply_x2m, create_one, pytype, write};
 use crate::models;
-use crate::orm::{self, db_err, py_repr, Env};
+use crate::orm::{self, db_err, py_repr, singleton, Env};
 use serde_json::{json, Map, Value};
 use sqlx::PgConnection;
 
 fn model(name: &str) -> OResult<&'static models::Model> {
     models::model(name).ok_or_else(|| OdooError::user(format!("Object {name} doesn't exist")))
-}
-
-fn singleton(m: &str, ids: &[i64]) -> OResult<i64> {
-    if ids.len() == 1 {
-        Ok(ids[0])
-    } else {
-        Err(OdooError::value_error(format!(
-            "Expected singleton: {m}({})",
-            ids.iter().map(|i| format!("{i},")).collect::<String>()
-        )))
-    }
 }
 
 /// Next value of an `ir.sequence` ("standard" implementation = a PG sequence).
@@ -222,23 +211,47 @@ pub async fn action_open(conn: &mut PgConnection, env: &Env, ids: &[i64]) -> ORe
     Ok(json!(true))
 }
 
-async fn cannot_close(conn: &mut PgConnection, sid: i64) -> OResult<Option<Value>> {
-    let (state, drafts): (String, i64) = sqlx::query_as(
-        "SELECT s.state, (SELECT count(*) FROM pos_order o WHERE o.session_id = s.id AND o.state = 'draft') FROM pos_session s WHERE s.id = $1",
+/// Draft order ids of a session (`get_session_orders().filtered(state == 'draft')`).
+async fn draft_order_ids(conn: &mut PgConnection, sid: i64) -> OResult<Vec<i64>> {
+    let ids: Vec<i32> = sqlx::query_scalar(
+        "SELECT id FROM pos_order WHERE session_id = $1 AND state = 'draft' ORDER BY id",
     )
     .bind(sid as i32)
-    .fetch_one(&mut *conn)
+    .fetch_all(&mut *conn)
     .await
     .map_err(db_err)?;
-    if drafts > 0 {
-        return Ok(Some(
-            json!({"successful": false, "message": "You cannot close the POS when orders are still in draft", "redirect": false}),
-        ));
+    Ok(ids.into_iter().map(i64::from).collect())
+}
+
+async fn session_state_of(conn: &mut PgConnection, sid: i64) -> OResult<String> {
+    sqlx::query_scalar("SELECT state FROM pos_session WHERE id = $1")
+        .bind(sid as i32)
+        .fetch_one(&mut *conn)
+        .await
+        .map_err(db_err)
+}
+
+/// `pos.session._cannot_close_session` (plus the `open_order_ids` its callers add): why the
+/// session cannot be closed from the POS, as the dict the front end shows.
+async fn cannot_close(conn: &mut PgConnection, sid: i64) -> OResult<Option<Value>> {
+    let drafts = draft_order_ids(conn, sid).await?;
+    if !drafts.is_empty() {
+        return Ok(Some(json!({
+            "successful": false,
+            "message": "You cannot close the POS when orders are still in draft",
+            "redirect": false,
+            "open_order_ids": drafts,
+        })));
     }
-    if state == "closed" {
-        return Ok(Some(
-            json!({"successful": false, "message": "This session is already closed.", "redirect": true}),
-        ));
+    if session_state_of(conn, sid).await? == "closed" {
+        return Ok(Some(json!({
+            "successful": false,
+            "type": "alert",
+            "title": "Session already closed",
+            "message": "The session has been already closed by another User. All sales completed in the meantime have been saved in a Rescue Session, which can be reviewed anytime and posted to Accounting from Point of Sale's dashboard.",
+            "redirect": true,
+            "open_order_ids": drafts,
+        })));
     }
     Ok(None)
 }
@@ -276,12 +289,7 @@ pub async fn update_closing_control_state_session(
 ) -> OResult<()> {
     let sid = singleton("pos.session", ids)?;
     orm::ensure_exist(conn, env, model("pos.session")?, &[sid]).await?;
-    let (state,): (String,) = sqlx::query_as("SELECT state FROM pos_session WHERE id = $1")
-        .bind(sid as i32)
-        .fetch_one(&mut *conn)
-        .await
-        .map_err(db_err)?;
-    if state == "closed" {
+    if session_state_of(conn, sid).await? == "closed" {
         return Err(OdooError::user("This session is already closed."));
     }
     sqlx::query("UPDATE pos_session SET state = 'closing_control', stop_at = now() at time zone 'utc', closing_notes = $2 WHERE id = $1")
@@ -293,6 +301,8 @@ pub async fn update_closing_control_state_session(
     Ok(())
 }
 
+/// `pos.session.close_session_from_ui`: the refusals of `_cannot_close_session` as a dict,
+/// else `action_pos_session_closing_control` and `{'successful': True}`.
 pub async fn close_session_from_ui(
     conn: &mut PgConnection,
     env: &Env,
@@ -303,304 +313,570 @@ pub async fn close_session_from_ui(
     if let Some(r) = cannot_close(conn, sid).await? {
         return Ok(r);
     }
-    sqlx::query("UPDATE pos_session SET state = 'closed', stop_at = COALESCE(stop_at, now() at time zone 'utc') WHERE id = $1")
+    closing_control(conn, &[sid]).await?;
+    Ok(json!({"successful": true}))
+}
+
+/// `pos.session.action_pos_session_closing_control` (also what `action_pos_session_close` /
+/// `action_pos_session_validate` end in): draft orders or an already closed session raise
+/// Odoo's UserError; else the session goes through closing control and `_validate_session`
+/// closes it, moving its paid orders to `done` (Odoo does so once the session's journal
+/// entry is posted, i.e. when it has orders with amounts).
+pub async fn action_closing_control(
+    conn: &mut PgConnection,
+    env: &Env,
+    ids: &[i64],
+) -> OResult<Value> {
+    orm::ensure_exist(conn, env, model("pos.session")?, ids).await?;
+    closing_control(conn, ids).await?;
+    Ok(json!(true))
+}
+
+async fn closing_control(conn: &mut PgConnection, ids: &[i64]) -> OResult<()> {
+    for sid in ids {
+        // `any(order.state == 'draft' for order in self.get_session_orders())`
+        if !draft_order_ids(conn, *sid).await?.is_empty() {
+            return Err(OdooError::user(
+                "You cannot close the POS when orders are still in draft",
+            ));
+        }
+        if session_state_of(conn, *sid).await? == "closed" {
+            return Err(OdooError::user("This session is already closed."));
+        }
+        sqlx::query(
+            "UPDATE pos_session SET state = 'closing_control', stop_at = COALESCE(stop_at, now() at time zone 'utc') WHERE id = $1",
+        )
+        .bind(*sid as i32)
+        .execute(&mut *conn)
+        .await
+        .map_err(db_err)?;
+        validate_session(conn, *sid).await?;
+    }
+    Ok(())
+}
+
+/// `pos.session.action_pos_session_validate` / `action_pos_session_close`: straight to
+/// `_validate_session` (no closing-control step).
+pub async fn action_validate(conn: &mut PgConnection, env: &Env, ids: &[i64]) -> OResult<Value> {
+    let sid = singleton("pos.session", ids)?;
+    orm::ensure_exist(conn, env, model("pos.session")?, &[sid]).await?;
+    validate_session(conn, sid).await?;
+    Ok(json!(true))
+}
+
+/// `pos.session._validate_session` without the accounting. A session with orders refuses
+/// to be closed twice and to close with drafts (`_check_if_no_draft_orders`); its paid
+/// orders become `done` when it has orders with amounts (the entry Odoo posts then has
+/// lines); the session is closed.
+async fn validate_session(conn: &mut PgConnection, sid: i64) -> OResult<()> {
+    let has_orders: bool = sqlx::query_scalar(
+        "SELECT EXISTS (SELECT 1 FROM pos_order WHERE session_id = $1 AND state <> 'cancel')",
+    )
+    .bind(sid as i32)
+    .fetch_one(&mut *conn)
+    .await
+    .map_err(db_err)?;
+    if has_orders {
+        if session_state_of(conn, sid).await? == "closed" {
+            return Err(OdooError::user("This session is already closed."));
+        }
+        let drafts: Vec<String> = sqlx::query_scalar(
+            "SELECT name FROM pos_order WHERE session_id = $1 AND state = 'draft' ORDER BY date_order DESC, name DESC, id DESC",
+        )
+        .bind(sid as i32)
+        .fetch_all(&mut *conn)
+        .await
+        .map_err(db_err)?;
+        if !drafts.is_empty() {
+            return Err(OdooError::user(format!(
+                "There are still orders in draft state in the session. Pay or cancel the following orders to validate the session:\n{}",
+                drafts.join(", ")
+            )));
+        }
+    }
+    sqlx::query(
+        "UPDATE pos_order SET state = 'done', write_date = now() at time zone 'utc' WHERE session_id = $1 AND state = 'paid' \
+         AND EXISTS (SELECT 1 FROM pos_order o WHERE o.session_id = $1 AND o.state <> 'cancel' AND o.amount_total <> 0)",
+    )
+    .bind(sid as i32)
+    .execute(&mut *conn)
+    .await
+    .map_err(db_err)?;
+    sqlx::query("UPDATE pos_session SET state = 'closed', write_date = now() at time zone 'utc' WHERE id = $1")
         .bind(sid as i32)
         .execute(&mut *conn)
         .await
         .map_err(db_err)?;
-    Ok(json!({"successful": true}))
+    Ok(())
 }
 
-// ------------------------------------------------------------------ load_data
+// ------------------------------------------------------------------ pos.config rules
 
-fn load_fields(model: &str) -> &'static [&'static str] {
-    match model {
-        "pos.session" => &[
-            "id",
-            "name",
-            "user_id",
-            "config_id",
-            "start_at",
-            "stop_at",
-            "sequence_number",
-            "payment_method_ids",
-            "state",
-            "update_stock_at_closing",
-            "cash_register_balance_start",
-            "access_token",
-        ],
-        "pos.config" => &[],
-        "pos.order" => &[],
-        "pos.order.line" => &[],
-        "pos.payment" => &[
-            "id",
-            "name",
-            "pos_order_id",
-            "amount",
-            "payment_method_id",
-            "payment_date",
-            "currency_id",
-            "session_id",
-            "uuid",
-            "is_change",
-            "card_type",
-            "transaction_id",
-            "payment_status",
-            "ticket",
-        ],
-        "pos.payment.method" => &[
-            "id",
-            "name",
-            "is_cash_count",
-            "use_payment_terminal",
-            "split_transactions",
-            "type",
-            "image",
-            "sequence",
-            "payment_method_type",
-            "default_qr",
-        ],
-        "account.tax" => &[
-            "id",
-            "name",
-            "price_include",
-            "include_base_amount",
-            "is_base_affected",
-            "has_negative_factor",
-            "amount_type",
-            "children_tax_ids",
-            "amount",
-            "company_id",
-            "sequence",
-            "tax_group_id",
-        ],
-        "product.product" => &[
-            "id",
-            "display_name",
-            "lst_price",
-            "standard_price",
-            "taxes_id",
-            "barcode",
-            "default_code",
-            "to_weight",
-            "product_tmpl_id",
-            "write_date",
-            "available_in_pos",
-            "type",
-            "name",
-            "active",
-        ],
-        "res.partner" => &[
-            "id",
-            "name",
-            "street",
-            "city",
-            "country_id",
-            "vat",
-            "lang",
-            "phone",
-            "zip",
-            "mobile",
-            "email",
-            "barcode",
-            "write_date",
-        ],
-        "res.company" => &[
-            "id",
-            "currency_id",
-            "email",
-            "name",
-            "partner_id",
-            "country_id",
-            "country_code",
-        ],
-        "res.currency" => &[
-            "id",
-            "name",
-            "symbol",
-            "position",
-            "rounding",
-            "decimal_places",
-        ],
-        "res.users" => &["id", "name", "partner_id"],
-        _ => &[],
-    }
-}
-
-const LOADABLE: &[&str] = &[
-    "pos.config",
-    "pos.order",
-    "pos.order.line",
-    "pos.payment",
-    "pos.payment.method",
-    "res.company",
-    "account.tax",
-    "product.product",
-    "res.users",
-    "res.partner",
-    "res.currency",
-];
-
-pub async fn load_data(
+/// `account.journal._ensure_company_account_journal`: the company's `POSS` journal, made
+/// when missing (`addons/point_of_sale/models/account_journal.py`).
+pub async fn ensure_company_account_journal(
     conn: &mut PgConnection,
     env: &Env,
-    ids: &[i64],
-    models_to_load: Value,
-    only_data: bool,
-) -> OResult<Value> {
-    let sid = singleton("pos.session", ids)?;
-    let sm = model("pos.session")?;
-    orm::ensure_exist(conn, env, sm, &[sid]).await?;
-    let wanted: Vec<String> = match &models_to_load {
-        Value::Array(a) => a
-            .iter()
-            .filter_map(|v| v.as_str().map(String::from))
-            .collect(),
-        Value::Null | Value::Bool(false) => vec![],
-        other => {
-            return Err(OdooError::type_error(format!(
-                "'{}' object is not iterable",
-                pytype(other)
-            )))
+    company: i64,
+) -> OResult<i64> {
+    let found: Option<i32> = sqlx::query_scalar(
+        "SELECT id FROM account_journal WHERE code = 'POSS' AND company_id = $1 ORDER BY id LIMIT 1",
+    )
+    .bind(company as i32)
+    .fetch_optional(&mut *conn)
+    .await
+    .map_err(db_err)?;
+    if let Some(id) = found {
+        return Ok(i64::from(id));
+    }
+    let mut v = Map::new();
+    v.insert("name".into(), json!("Point of Sale"));
+    v.insert("code".into(), json!("POSS"));
+    v.insert("type".into(), json!("general"));
+    v.insert("company_id".into(), json!(company));
+    create_one(conn, env, "account.journal", &v).await
+}
+
+/// Whether a journal (a many2one value) is of type `cash`: `pos.payment.method`'s
+/// `_compute_type` / `_compute_is_cash_count`.
+pub async fn journal_is_cash(conn: &mut PgConnection, journal: Option<&Value>) -> OResult<bool> {
+    let Some(id) = journal.and_then(|v| match v {
+        Value::Array(a) => a.first().and_then(Value::as_i64),
+        other => other.as_i64(),
+    }) else {
+        return Ok(false);
+    };
+    let kind: Option<String> = sqlx::query_scalar("SELECT type FROM account_journal WHERE id = $1")
+        .bind(id as i32)
+        .fetch_optional(&mut *conn)
+        .await
+        .map_err(db_err)?;
+    Ok(kind.as_deref() == Some("cash"))
+}
+
+/// `pos.config._default_payment_methods`: the company's payment methods that do not split
+/// transactions and whose journal (if any) is in the company currency — every non-cash one,
+/// plus one cash method no other point of sale uses. When there is none at all,
+/// `_create_journal_and_payment_methods` makes them (a cash journal and "Cash", "Card" on
+/// the bank journal, "Customer Account").
+pub async fn default_payment_methods(
+    conn: &mut PgConnection,
+    env: &Env,
+    company: i64,
+) -> OResult<Vec<i64>> {
+    let usable = "m.company_id = $1 AND m.active AND NOT m.split_transactions";
+    let non_cash: Vec<i32> = sqlx::query_scalar(&format!(
+        "SELECT m.id FROM pos_payment_method m WHERE {usable} AND NOT m.is_cash_count ORDER BY m.sequence, m.id"
+    ))
+    .bind(company as i32)
+    .fetch_all(&mut *conn)
+    .await
+    .map_err(db_err)?;
+    let cash: Option<i32> = sqlx::query_scalar(&format!(
+        "SELECT m.id FROM pos_payment_method m WHERE {usable} AND m.is_cash_count \
+         AND NOT EXISTS (SELECT 1 FROM pos_config_pos_payment_method_rel r WHERE r.pos_payment_method_id = m.id) \
+         ORDER BY m.sequence, m.id LIMIT 1"
+    ))
+    .bind(company as i32)
+    .fetch_optional(&mut *conn)
+    .await
+    .map_err(db_err)?;
+    if non_cash.is_empty() && cash.is_none() {
+        return create_journal_and_payment_methods(conn, env, company, "Cash").await;
+    }
+    let mut ids: Vec<i64> = non_cash.into_iter().map(i64::from).collect();
+    ids.extend(cash.map(i64::from));
+    Ok(ids)
+}
+
+/// `pos.config._create_journal_and_payment_methods`: a new cash journal and its "Cash"
+/// method for this point of sale, the company's "Card" method on its bank journal and its
+/// "Customer Account" method (both made only if missing). Returns their ids.
+pub async fn create_journal_and_payment_methods(
+    conn: &mut PgConnection,
+    env: &Env,
+    company: i64,
+    cash_journal_name: &str,
+) -> OResult<Vec<i64>> {
+    // A journal code unique per company, as account.journal's _get_next_journal_default_code.
+    let taken: Vec<String> =
+        sqlx::query_scalar("SELECT code FROM account_journal WHERE company_id = $1")
+            .bind(company as i32)
+            .fetch_all(&mut *conn)
+            .await
+            .map_err(db_err)?;
+    let code = (1..)
+        .map(|n| format!("CSH{n}"))
+        .find(|c| !taken.contains(c))
+        .unwrap_or_else(|| "CSH".into());
+    let mut j = Map::new();
+    j.insert("name".into(), json!(cash_journal_name));
+    j.insert("code".into(), json!(code));
+    j.insert("type".into(), json!("cash"));
+    j.insert("company_id".into(), json!(company));
+    let journal = create_one(conn, env, "account.journal", &j).await?;
+    let mut cash = Map::new();
+    cash.insert("name".into(), json!("Cash"));
+    cash.insert("journal_id".into(), json!(journal));
+    cash.insert("company_id".into(), json!(company));
+    let mut ids = vec![create_one(conn, env, "pos.payment.method", &cash).await?];
+    let bank: Option<i32> = sqlx::query_scalar(
+        "SELECT m.id FROM pos_payment_method m JOIN account_journal j ON j.id = m.journal_id \
+         WHERE j.type = 'bank' AND m.company_id = $1 ORDER BY m.id LIMIT 1",
+    )
+    .bind(company as i32)
+    .fetch_optional(&mut *conn)
+    .await
+    .map_err(db_err)?;
+    let bank = match bank {
+        Some(b) => i64::from(b),
+        None => {
+            let journal: Option<i32> = sqlx::query_scalar(
+                "SELECT id FROM account_journal WHERE type = 'bank' AND company_id = $1 ORDER BY id LIMIT 1",
+            )
+            .bind(company as i32)
+            .fetch_optional(&mut *conn)
+            .await
+            .map_err(db_err)?;
+            let Some(journal) = journal else {
+                return Err(OdooError::user(
+                    "Ensure that there is an existing bank journal. Check if chart of accounts is installed in your company.",
+                ));
+            };
+            let mut card = Map::new();
+            card.insert("name".into(), json!("Card"));
+            card.insert("journal_id".into(), json!(journal));
+            card.insert("company_id".into(), json!(company));
+            card.insert("sequence".into(), json!(1));
+            create_one(conn, env, "pos.payment.method", &card).await?
         }
     };
-    let (config_id, company_id): (i32, i32) = sqlx::query_as("SELECT s.config_id, c.company_id FROM pos_session s JOIN pos_config c ON c.id = s.config_id WHERE s.id = $1")
-        .bind(sid as i32).fetch_one(&mut *conn).await.map_err(db_err)?;
-    let mut out = Map::new();
-    // pos.session first, with its extra keys
-    let sf: Vec<String> = load_fields("pos.session")
-        .iter()
-        .map(|s| s.to_string())
-        .collect();
-    let mut srec = orm::read(conn, env, sm, &[sid], &sf, false).await?;
-    let (base_url,): (String,) = sqlx::query_as(
-        "SELECT COALESCE((SELECT value FROM ir_config_parameter WHERE key = 'web.base.url'), '')",
+    ids.push(bank);
+    let later: Option<i32> = sqlx::query_scalar(
+        "SELECT id FROM pos_payment_method WHERE journal_id IS NULL AND company_id = $1 ORDER BY id LIMIT 1",
     )
+    .bind(company as i32)
+    .fetch_optional(&mut *conn)
+    .await
+    .map_err(db_err)?;
+    let later = match later {
+        Some(l) => i64::from(l),
+        None => {
+            let mut pay_later = Map::new();
+            pay_later.insert("name".into(), json!("Customer Account"));
+            pay_later.insert("company_id".into(), json!(company));
+            pay_later.insert("split_transactions".into(), json!(true));
+            pay_later.insert("sequence".into(), json!(2));
+            create_one(conn, env, "pos.payment.method", &pay_later).await?
+        }
+    };
+    ids.push(later);
+    Ok(ids)
+}
+
+/// The products of Odoo 18's bakery onboarding scenario
+/// (`addons/point_of_sale/data/scenarios/bakery_data.xml`): xml id, name, sales price, cost,
+/// sales description, sold by weight. Images, weights, units and the POS categories
+/// (`pos_category_breads`, `pos_category_pastries`) are not modelled by the sim.
+pub const BAKERY_PRODUCTS: &[(&str, &str, f64, f64, &str, bool)] = &[
+    (
+        "product_wholemeal_loaf",
+        "Wholemeal loaf",
+        2.99,
+        2.69,
+        "High fibre loaf. Baked with fine wholemeal flour to give a soft texture.",
+        false,
+    ),
+    (
+        "product_flour",
+        "Flour",
+        2.99,
+        2.69,
+        "Flour sold by the kilogram.",
+        true,
+    ),
+    (
+        "product_tiger_white_loaf",
+        "Tiger white loaf",
+        2.75,
+        2.48,
+        "Tiger bloomer. Baked for a soft inside, with its distinctive savoury crackled crust.",
+        false,
+    ),
+    (
+        "product_butter_croissant",
+        "Butter Croissant",
+        1.20,
+        1.08,
+        "Flaky all butter pastry, layered for a light and golden croissant.",
+        false,
+    ),
+    (
+        "product_apple_pie",
+        "Apple Pie",
+        12.00,
+        10.8,
+        "Shortcrust pastry with a Bramley apple filling.",
+        false,
+    ),
+    (
+        "product_cherry_pie",
+        "Cherry Pie",
+        14.00,
+        12.6,
+        "Shortcrust pastry with a Morello cherry filling.",
+        false,
+    ),
+    (
+        "product_sourdough_loaf",
+        "Sourdough Loaf",
+        3.50,
+        3.15,
+        "Artisan sourdough bread with a crisp crust and soft interior.",
+        false,
+    ),
+    (
+        "product_multigrain_bread",
+        "Multigrain Bread",
+        3.25,
+        2.93,
+        "Hearty multigrain loaf with seeds and grains for extra nutrition.",
+        false,
+    ),
+    (
+        "product_rye_bread",
+        "Rye Bread",
+        4.00,
+        3.60,
+        "Dense and dark, made with rye flour, perfect for sandwiches.",
+        false,
+    ),
+    (
+        "product_cinnamon_roll",
+        "Cinnamon Roll",
+        1.75,
+        1.57,
+        "Soft dough with a buttery cinnamon filling, topped with cream cheese icing.",
+        false,
+    ),
+    (
+        "product_pain_au_chocolat",
+        "Pain au Chocolat",
+        1.50,
+        1.35,
+        "Rich buttery pastry with a dark chocolate center.",
+        false,
+    ),
+    (
+        "product_blueberry_muffin",
+        "Blueberry Muffin",
+        1.80,
+        1.62,
+        "Moist and fluffy muffins bursting with blueberries.",
+        false,
+    ),
+    (
+        "product_bagel",
+        "Bagel",
+        1.25,
+        1.13,
+        "Chewy and dense bagel, perfect for sandwiches or with cream cheese.",
+        false,
+    ),
+    (
+        "product_cheese_croissant",
+        "Cheese Croissant",
+        1.65,
+        1.49,
+        "Flaky croissant filled with creamy cheese, a savory twist on a classic.",
+        false,
+    ),
+    (
+        "product_pecan_pie",
+        "Pecan Pie",
+        15.00,
+        13.50,
+        "Sweet pie filled with pecans, with a rich, buttery filling and flaky saltt.",
+        false,
+    ),
+];
+
+/// `pos.config.load_onboarding_bakery_scenario` (18.0, `addons/point_of_sale/models/
+/// pos_config.py`): the scenario's products are loaded once per database (skipped when
+/// `point_of_sale.pos_config_bakery` already exists), then, on every call, a cash journal
+/// "Cash Bakery" with its Cash method and the company's Card and Customer Account methods
+/// (`_create_journal_and_payment_methods`), and a "Bakery Shop" on the company's POS journal
+/// with `limit_categories`, its xml id suffixed with the company id outside the main
+/// company (`_get_suffixed_ref_name`).
+pub async fn load_onboarding_bakery_scenario(
+    conn: &mut PgConnection,
+    env: &Env,
+    company: i64,
+) -> OResult<i64> {
+    if crate::users::xmlid_res_id(conn, "point_of_sale.pos_config_bakery")
+        .await?
+        .is_none()
+    {
+        for (xml, name, price, cost, description, to_weight) in BAKERY_PRODUCTS {
+            let mut v = Map::new();
+            v.insert("name".into(), json!(name));
+            v.insert("list_price".into(), json!(price));
+            v.insert("standard_price".into(), json!(cost));
+            v.insert("description_sale".into(), json!(description));
+            v.insert("type".into(), json!("consu"));
+            v.insert("available_in_pos".into(), json!(true));
+            v.insert("to_weight".into(), json!(to_weight));
+            let id = create_one(conn, env, "product.product", &v).await?;
+            set_xmlid(conn, xml, "product.product", id).await?;
+        }
+    }
+    let journal = ensure_company_account_journal(conn, env, company).await?;
+    let methods = create_journal_and_payment_methods(conn, env, company, "Cash Bakery").await?;
+    let mut v = Map::new();
+    v.insert("name".into(), json!("Bakery Shop"));
+    v.insert("company_id".into(), json!(company));
+    v.insert("journal_id".into(), json!(journal));
+    v.insert("payment_method_ids".into(), json!([[6, 0, methods]]));
+    v.insert("limit_categories".into(), json!(true));
+    let config = create_one(conn, env, "pos.config", &v).await?;
+    let main_company = crate::users::xmlid_res_id(conn, "base.main_company").await?;
+    let xml = if main_company == Some(company) {
+        "pos_config_bakery".to_owned()
+    } else {
+        format!("pos_config_bakery_{company}")
+    };
+    set_xmlid(conn, &xml, "pos.config", config).await?;
+    Ok(config)
+}
+
+/// `ir.model.data._update_xmlids` for one `point_of_sale.<name>` record (noupdate).
+async fn set_xmlid(conn: &mut PgConnection, name: &str, model: &str, res_id: i64) -> OResult<()> {
+    sqlx::query("DELETE FROM ir_model_data WHERE module = 'point_of_sale' AND name = $1")
+        .bind(name)
+        .execute(&mut *conn)
+        .await
+        .map_err(db_err)?;
+    sqlx::query(
+        "INSERT INTO ir_model_data (name, module, model, res_id, noupdate) VALUES ($1, 'point_of_sale', $2, $3, true)",
+    )
+    .bind(name)
+    .bind(model)
+    .bind(res_id as i32)
+    .execute(&mut *conn)
+    .await
+    .map_err(db_err)?;
+    Ok(())
+}
+
+/// `pos.config._check_payment_method_ids_journal`: a cash payment method (its journal is of
+/// type cash) belongs to one point of sale only, and a cash journal to one method only.
+pub async fn check_payment_method_ids_journal(conn: &mut PgConnection, config: i64) -> OResult<()> {
+    let rows: Vec<(bool, i64)> = sqlx::query_as(
+        "SELECT EXISTS (SELECT 1 FROM pos_config_pos_payment_method_rel o \
+                        WHERE o.pos_payment_method_id = m.id AND o.pos_config_id <> $1), \
+                (SELECT count(*) FROM pos_payment_method m2 WHERE m2.journal_id = m.journal_id) \
+         FROM pos_config_pos_payment_method_rel r JOIN pos_payment_method m ON m.id = r.pos_payment_method_id \
+         JOIN account_journal j ON j.id = m.journal_id WHERE r.pos_config_id = $1 AND j.type = 'cash' ORDER BY m.id",
+    )
+    .bind(config as i32)
+    .fetch_all(&mut *conn)
+    .await
+    .map_err(db_err)?;
+    for (elsewhere, on_journal) in rows {
+        if elsewhere {
+            return Err(OdooError::validation(
+                "This cash payment method is already used in another Point of Sale.\nA new cash payment method should be created for this Point of Sale.",
+            ));
+        }
+        if on_journal > 1 {
+            return Err(OdooError::validation(
+                "You cannot use the same journal on multiples cash payment methods.",
+            ));
+        }
+    }
+    Ok(())
+}
+
+/// `pos.session.login()` (18.0): the next number of the session's own `ir.sequence`
+/// (code `pos.session.login_number<id>`, created on first use); a string, as
+/// `next_by_code` returns. Each device calls it once, so two devices of one session
+/// number their orders apart.
+pub async fn login(conn: &mut PgConnection, env: &Env, ids: &[i64]) -> OResult<Value> {
+    let sid = singleton("pos.session", ids)?;
+    orm::ensure_exist(conn, env, model("pos.session")?, &[sid]).await?;
+    let (n,): (i32,) = sqlx::query_as(
+        "UPDATE pos_session SET login_number = COALESCE(login_number, 0) + 1 WHERE id = $1 RETURNING login_number",
+    )
+    .bind(sid as i32)
     .fetch_one(&mut *conn)
     .await
     .map_err(db_err)?;
-    let (has_products,): (bool,) = sqlx::query_as("SELECT EXISTS (SELECT 1 FROM product_template WHERE available_in_pos AND sale_ok AND active)")
-        .fetch_one(&mut *conn).await.map_err(db_err)?;
-    if let Some(Value::Object(o)) = srec.first_mut() {
-        o.insert(
-            "_partner_commercial_fields".into(),
-            json!(["vat", "company_registry", "industry_id"]),
-        );
-        o.insert("_server_version".into(), crate::version_value());
-        o.insert("_base_url".into(), json!(base_url));
-        o.insert(
-            "_data_server_date".into(),
-            json!(chrono::Utc::now().format("%Y-%m-%d %H:%M:%S").to_string()),
-        );
-        o.insert(
-            "_has_cash_move_perm".into(),
-            json!(crate::users::has_group(conn, env.uid, "base.group_system").await?),
-        );
-        o.insert("_has_available_products".into(), json!(has_products));
-        o.insert("_pos_special_products_ids".into(), json!([1]));
-    }
-    out.insert("pos.session".into(), wrap(sm, &sf, srec, only_data));
-    for name in LOADABLE {
-        if !wanted.is_empty() && !wanted.iter().any(|w| w == name) {
-            continue;
-        }
-        let m = model(name)?;
-        let fields: Vec<String> = load_fields(name).iter().map(|s| s.to_string()).collect();
-        let domain = match *name {
-            "pos.config" => json!([["id", "=", config_id]]),
-            "pos.order" => json!([["session_id", "=", sid], ["state", "=", "draft"]]),
-            "pos.order.line" => json!([
-                ["order_id.session_id", "=", sid],
-                ["order_id.state", "=", "draft"]
-            ]),
-            "pos.payment" => json!([
-                ["pos_order_id.session_id", "=", sid],
-                ["pos_order_id.state", "=", "draft"]
-            ]),
-            "pos.payment.method" => json!([["config_ids", "in", [config_id]]]),
-            "res.company" => json!([["id", "=", company_id]]),
-            "account.tax" => json!([["company_id", "=", company_id]]),
-            "product.product" => {
-                json!(["&", ["available_in_pos", "=", true], ["sale_ok", "=", true]])
-            }
-            "res.users" => json!([["id", "=", env.uid]]),
-            "res.partner" => json!(["|", ["id", "=", env.uid], ["id", "in", []]]),
-            "res.currency" => json!([["id", "in", [1]]]),
-            _ => json!([]),
-        };
-        let domain = if *name == "res.partner" {
-            let (pid,): (i32,) = sqlx::query_as("SELECT partner_id FROM res_users WHERE id = $1")
-                .bind(env.uid as i32)
-                .fetch_one(&mut *conn)
-                .await
-                .map_err(db_err)?;
-            json!([["id", "=", pid]])
-        } else if *name == "res.currency" {
-            let (cid,): (i32,) =
-                sqlx::query_as("SELECT currency_id FROM res_company WHERE id = $1")
-                    .bind(company_id)
-                    .fetch_one(&mut *conn)
-                    .await
-                    .map_err(db_err)?;
-            json!([["id", "=", cid]])
-        } else {
-            domain
-        };
-        let ids = orm::search(
-            conn,
-            env,
-            m,
-            &domain,
-            &orm::SearchOpts {
-                offset: 0,
-                limit: None,
-                order: Some("id"),
-            },
-        )
-        .await?;
-        let recs = orm::read(conn, env, m, &ids, &fields, false).await?;
-        out.insert(name.to_string(), wrap(m, &fields, recs, only_data));
-    }
-    Ok(Value::Object(out))
+    Ok(json!(n.to_string()))
 }
 
-fn wrap(m: &models::Model, fields: &[String], data: Vec<Value>, only_data: bool) -> Value {
-    if only_data {
-        return json!({"data": data});
+/// `pos.session.get_closing_control_data()` (18.0): what the closing popup shows: the
+/// session's paid orders, the expected cash (opening + cash payments; the sim has no cash
+/// moves), and the other methods' totals.
+pub async fn get_closing_control_data(
+    conn: &mut PgConnection,
+    env: &Env,
+    ids: &[i64],
+) -> OResult<Value> {
+    if !crate::users::has_group(conn, env.uid, "point_of_sale.group_pos_user").await? {
+        return Err(OdooError::access_error(
+            "You don't have the access rights to get the point of sale closing control data.",
+        ));
     }
-    let names: Vec<&str> = if fields.is_empty() {
-        m.fields.iter().map(|f| f.name).collect()
-    } else {
-        fields.iter().map(String::as_str).collect()
+    let sid = singleton("pos.session", ids)?;
+    orm::ensure_exist(conn, env, model("pos.session")?, &[sid]).await?;
+    let (count, amount, opening, notes): (i64, f64, f64, Option<String>) = sqlx::query_as(
+        "SELECT (SELECT count(*) FROM pos_order o WHERE o.session_id = s.id AND o.state NOT IN ('draft', 'cancel')), \
+         (SELECT COALESCE(sum(o.amount_total), 0)::float8 FROM pos_order o WHERE o.session_id = s.id AND o.state NOT IN ('draft', 'cancel')), \
+         COALESCE(s.cash_register_balance_start, 0)::float8, s.opening_notes FROM pos_session s WHERE s.id = $1",
+    )
+    .bind(sid as i32)
+    .fetch_one(&mut *conn)
+    .await
+    .map_err(db_err)?;
+    let methods: Vec<(i32, String, bool, f64, i64)> = sqlx::query_as(
+        "SELECT m.id, m.name, m.is_cash_count, \
+         COALESCE((SELECT sum(p.amount) FROM pos_payment p JOIN pos_order o ON o.id = p.pos_order_id \
+                   WHERE o.session_id = s.id AND o.state NOT IN ('draft', 'cancel') AND p.payment_method_id = m.id), 0)::float8, \
+         (SELECT count(*) FROM pos_payment p JOIN pos_order o ON o.id = p.pos_order_id \
+                   WHERE o.session_id = s.id AND o.state NOT IN ('draft', 'cancel') AND p.payment_method_id = m.id) \
+         FROM pos_session s JOIN pos_config_pos_payment_method_rel r ON r.pos_config_id = s.config_id \
+         JOIN pos_payment_method m ON m.id = r.pos_payment_method_id WHERE s.id = $1 ORDER BY m.sequence, m.id",
+    )
+    .bind(sid as i32)
+    .fetch_all(&mut *conn)
+    .await
+    .map_err(db_err)?;
+    let cash = methods.iter().find(|m| m.2);
+    let default_cash = match cash {
+        Some((id, name, _, paid, _)) => json!({
+            "name": name, "amount": opening + paid, "opening": opening,
+            "payment_amount": paid, "moves": [], "id": id,
+        }),
+        None => json!({}),
     };
-    let mut rel = Map::new();
-    for n in &names {
-        let Some(f) = m.field(n) else { continue };
-        let (ty, relation, inverse) = match f.kind {
-            models::Kind::M2o(t) => ("many2one", Some(t), None),
-            models::Kind::M2m(s) => ("many2many", Some(s.model), None),
-            models::Kind::O2m(t, inv) => ("one2many", Some(t), Some(inv)),
-            models::Kind::Id | models::Kind::Int => ("integer", None, None),
-            models::Kind::Float => ("float", None, None),
-            models::Kind::Bool => ("boolean", None, None),
-            models::Kind::Datetime => ("datetime", None, None),
-            models::Kind::Date => ("date", None, None),
-            models::Kind::Selection => ("selection", None, None),
-            models::Kind::Text => ("text", None, None),
-            models::Kind::Char => ("char", None, None),
-        };
-        let mut d =
-            json!({"name": f.name, "type": ty, "compute": !f.stored(), "related": f.via.is_some()});
-        if let (Some(r), Value::Object(o)) = (relation, &mut d) {
-            o.insert("model".into(), json!(m.name));
-            o.insert("relation".into(), json!(r));
-            if let Some(inv) = inverse {
-                o.insert("inverse_name".into(), json!(inv));
-            }
-        }
-        rel.insert(f.name.to_string(), d);
-    }
-    json!({"data": data, "fields": names, "relations": rel})
+    let others: Vec<Value> = methods
+        .iter()
+        .filter(|m| Some(m.0) != cash.map(|c| c.0))
+        .map(|(id, name, is_cash, paid, n)| {
+            json!({"name": name, "amount": paid, "number": n, "id": id,
+                   "type": if *is_cash { "cash" } else { "bank" }})
+        })
+        .collect();
+    let is_manager =
+        crate::users::has_group(conn, env.uid, "point_of_sale.group_pos_manager").await?;
+    Ok(json!({
+        "orders_details": {"quantity": count, "amount": amount},
+        "opening_notes": notes.map(Value::String).unwrap_or(Value::Bool(false)),
+        "default_cash_details": default_cash,
+        "non_cash_payment_methods": others,
+        "is_manager": is_manager,
+        "amount_authorized_diff": Value::Null,
+    }))
 }
 
 // ------------------------------------------------------------------ orders
@@ -773,10 +1049,17 @@ async fn read_keys(
         .collect())
 }
 
-/// `pos.order.sync_from_ui(orders)` (Odoo 18).
+/// `pos.order.sync_from_ui(orders)` (Odoo 18, `addons/point_of_sale/models/pos_order.py`).
+///
+/// The checks run in Odoo's order: the log line reads `name` and `uuid` of every order
+/// (`_get_order_log_representation`, so a non-dict order fails first, before any work);
+/// then, per order, the refund check reads `order['lines']` (`_get_refunded_orders`), the
+/// uuid is looked up (`_get_open_order`), and only `_process_order` reads the session.
 pub async fn sync_from_ui(conn: &mut PgConnection, env: &Env, orders: Value) -> OResult<Value> {
     let list = match orders {
         Value::Array(a) => a,
+        Value::Object(o) => o.keys().map(|k| json!(k)).collect(),
+        Value::String(s) => s.chars().map(|c| json!(c.to_string())).collect(),
         other => {
             return Err(OdooError::type_error(format!(
                 "'{}' object is not iterable",
@@ -784,45 +1067,17 @@ pub async fn sync_from_ui(conn: &mut PgConnection, env: &Env, orders: Value) -> 
             )))
         }
     };
+    // _get_order_log_representation: order.get(...) for every order, before anything else.
+    if let Some(bad) = list.iter().find(|o| !o.is_object()) {
+        return Err(OdooError::builtin(
+            "AttributeError",
+            format!("'{}' object has no attribute 'get'", pytype(bad)),
+        ));
+    }
     let mut order_ids: Vec<i64> = Vec::new();
     for o in &list {
-        let Value::Object(order) = o else {
-            return Err(OdooError::builtin(
-                "AttributeError",
-                format!("'{}' object has no attribute 'get'", pytype(o)),
-            ));
-        };
-        // _get_refunded_orders: order['lines'], line[0], line[2]
-        let lines = order
-            .get("lines")
-            .ok_or_else(|| OdooError::key_error("lines"))?;
-        let mut refunded = std::collections::BTreeSet::new();
-        if let Value::Array(ls) = lines {
-            for l in ls {
-                match l {
-                    Value::Array(c) => {
-                        let code = c.first().and_then(Value::as_i64);
-                        if matches!(code, Some(0) | Some(1)) {
-                            let vals = c.get(2).ok_or_else(|| {
-                                OdooError::builtin("IndexError", "list index out of range")
-                            })?;
-                            if let Some(r) =
-                                vals.get("refunded_orderline_id").and_then(Value::as_i64)
-                            {
-                                refunded.insert(r);
-                            }
-                        }
-                    }
-                    Value::Object(_) => return Err(OdooError::key_error_int(0)),
-                    other => {
-                        return Err(OdooError::type_error(format!(
-                            "'{}' object is not subscriptable",
-                            pytype(other)
-                        )))
-                    }
-                }
-            }
-        }
+        let Value::Object(order) = o else { continue };
+        let refunded = refunded_line_ids(order)?;
         if !refunded.is_empty() {
             let ids: Vec<i32> = refunded.iter().map(|i| *i as i32).collect();
             let (n,): (i64,) = sqlx::query_as(
@@ -865,6 +1120,7 @@ pub async fn sync_from_ui(conn: &mut PgConnection, env: &Env, orders: Value) -> 
                 if state == "draft" {
                     order_ids.push(process_order(conn, env, order.clone(), Some(*id)).await?);
                 } else {
+                    // "sync ignored for existing PoS order": its id is still returned
                     order_ids.push(*id);
                 }
             }
@@ -914,6 +1170,83 @@ pub async fn sync_from_ui(conn: &mut PgConnection, env: &Env, orders: Value) -> 
     }))
 }
 
+/// The entries of `order['lines']` as Python iterates them: a list's items, a dict's keys,
+/// a string's characters; anything else is not iterable.
+fn py_items(v: &Value) -> OResult<Vec<Value>> {
+    match v {
+        Value::Array(a) => Ok(a.clone()),
+        Value::Object(o) => Ok(o.keys().map(|k| json!(k)).collect()),
+        Value::String(s) => Ok(s.chars().map(|c| json!(c.to_string())).collect()),
+        other => Err(OdooError::type_error(format!(
+            "'{}' object is not iterable",
+            pytype(other)
+        ))),
+    }
+}
+
+/// `line[0] in [0, 1]` and, when it is, `line[2]`, with Python's errors for each shape.
+fn create_or_update_vals(line: &Value) -> OResult<Option<&Value>> {
+    let first = match line {
+        Value::Array(c) => c
+            .first()
+            .ok_or_else(|| OdooError::builtin("IndexError", "list index out of range"))?,
+        Value::Object(_) => return Err(OdooError::key_error_int(0)),
+        Value::String(s) if s.is_empty() => {
+            return Err(OdooError::builtin(
+                "IndexError",
+                "string index out of range",
+            ))
+        }
+        Value::String(_) => return Ok(None), // a character is never 0 or 1
+        other => {
+            return Err(OdooError::type_error(format!(
+                "'{}' object is not subscriptable",
+                pytype(other)
+            )))
+        }
+    };
+    if !matches!(first.as_f64(), Some(c) if c == 0.0 || c == 1.0)
+        && first != &json!(false)
+        && first != &json!(true)
+    {
+        return Ok(None);
+    }
+    match line {
+        Value::Array(c) => c
+            .get(2)
+            .map(Some)
+            .ok_or_else(|| OdooError::builtin("IndexError", "list index out of range")),
+        _ => Ok(None),
+    }
+}
+
+/// `_get_refunded_orders`: `line[2].get('refunded_orderline_id')` of every create/update
+/// command of `order['lines']` (a missing `lines` key is a KeyError, before the session is
+/// looked at).
+fn refunded_line_ids(order: &Map<String, Value>) -> OResult<std::collections::BTreeSet<i64>> {
+    let lines = order
+        .get("lines")
+        .ok_or_else(|| OdooError::key_error("lines"))?;
+    let mut refunded = std::collections::BTreeSet::new();
+    for l in py_items(lines)? {
+        let Some(vals) = create_or_update_vals(&l)? else {
+            continue;
+        };
+        let Value::Object(vals) = vals else {
+            return Err(OdooError::builtin(
+                "AttributeError",
+                format!("'{}' object has no attribute 'get'", pytype(vals)),
+            ));
+        };
+        if let Some(r) = vals.get("refunded_orderline_id").and_then(Value::as_i64) {
+            if r != 0 {
+                refunded.insert(r);
+            }
+        }
+    }
+    Ok(refunded)
+}
+
 async fn session_state(
     conn: &mut PgConnection,
     env: &Env,
@@ -952,8 +1285,14 @@ async fn process_order(
         .get("session_id")
         .cloned()
         .ok_or_else(|| OdooError::key_error("session_id"))?;
-    let (sid, state, config) = session_state(conn, env, &sid_v).await?;
+    let (_, state, config) = session_state(conn, env, &sid_v).await?;
     if state == "closing_control" || state == "closed" {
+        // _get_valid_session logs order['name'] and order['amount_total'] first.
+        for key in ["name", "amount_total"] {
+            if !order.contains_key(key) {
+                return Err(OdooError::key_error(key));
+            }
+        }
         let open: Option<(i32,)> = sqlx::query_as("SELECT id FROM pos_session WHERE state NOT IN ('closed', 'closing_control') AND config_id = $1 ORDER BY id DESC LIMIT 1")
             .bind(config as i32).fetch_optional(&mut *conn).await.map_err(db_err)?;
         match open {
@@ -967,7 +1306,6 @@ async fn process_order(
             }
         }
     }
-    let _ = sid;
     if let Some(pid) = order.get("partner_id").and_then(Value::as_i64) {
         let ex: Option<(i32,)> = sqlx::query_as("SELECT id FROM res_partner WHERE id = $1")
             .bind(pid as i32)
@@ -979,14 +1317,21 @@ async fn process_order(
             order.insert("to_invoice".into(), json!(false));
         }
     }
+    prepare_combo_lines(&mut order)?;
     let m = model("pos.order")?;
     let id = match existing {
         None => {
+            // pos_order.py _process_order (18.0): create every key but `name`, and
+            // `'pos_reference': order.get('name')`.
             let mut vals: Map<String, Value> = order
                 .iter()
                 .filter(|(k, _)| *k != "name")
                 .map(|(k, v)| (k.clone(), v.clone()))
                 .collect();
+            vals.insert(
+                "pos_reference".into(),
+                order.get("name").cloned().unwrap_or(Value::Null),
+            );
             vals.insert(
                 "pricelist_id".into(),
                 order
@@ -1011,16 +1356,18 @@ async fn process_order(
                     write(conn, env, m, &[id], &v).await?;
                 }
             }
+            // Lines and payments first; commands on records that no longer exist are dropped.
             for field in ["lines", "payment_ids"] {
                 let nonempty = order.get(field).is_some_and(|v| {
                     !matches!(v, Value::Array(a) if a.is_empty())
                         && !matches!(v, Value::Bool(false) | Value::Null)
                 });
                 if nonempty {
+                    let cmds = existing_record_commands(conn, field, &order[field]).await?;
                     let mut v = Map::new();
-                    v.insert(field.into(), order[field].clone());
+                    v.insert(field.into(), cmds);
                     write_order(conn, env, id, &v).await?;
-                    order.remove(field);
+                    order.insert(field.into(), json!([]));
                 }
             }
             if order.remove("uuid").is_none() {
@@ -1036,10 +1383,15 @@ async fn process_order(
     // _process_payment_lines
     sqlx::query("UPDATE pos_order SET amount_paid = (SELECT COALESCE(sum(amount), 0) FROM pos_payment WHERE pos_order_id = $1) WHERE id = $1")
         .bind(id as i32).execute(&mut *conn).await.map_err(db_err)?;
-    let amount_return = order
-        .get("amount_return")
-        .and_then(Value::as_f64)
-        .unwrap_or(0.0);
+    let amount_return = if draft {
+        0.0
+    } else {
+        // not float_is_zero(pos_order['amount_return'], ...): a KeyError when absent
+        let v = order
+            .get("amount_return")
+            .ok_or_else(|| OdooError::key_error("amount_return"))?;
+        v.as_f64().unwrap_or(0.0)
+    };
     if !draft && amount_return.abs() >= 0.005 {
         let (osid,): (i32,) = sqlx::query_as("SELECT session_id FROM pos_order WHERE id = $1")
             .bind(id as i32)
@@ -1058,8 +1410,8 @@ async fn process_order(
         pv.insert("payment_method_id".into(), json!(cash));
         pv.insert("is_change".into(), json!(true));
         create_payment(conn, env, &pv).await?;
-        sqlx::query("UPDATE pos_order SET amount_paid = (SELECT COALESCE(sum(amount), 0) FROM pos_payment WHERE pos_order_id = $1) WHERE id = $1")
-            .bind(id as i32).execute(&mut *conn).await.map_err(db_err)?;
+        // add_payment, then order._compute_prices()
+        compute_prices(conn, id).await?;
     }
     // _process_saved_order
     if !draft {
@@ -1111,6 +1463,129 @@ async fn process_order(
             .map_err(db_err)?;
     }
     Ok(id)
+}
+
+/// `_prepare_combo_line_uuids`: a line that names combo children must carry a `uuid` (and so
+/// must the children); Odoo then clears `combo_line_ids` / `combo_parent_id` on every
+/// created or updated line before saving (the links are made afterwards by uuid, which the
+/// simulator does not keep: combos are not simulated).
+fn prepare_combo_lines(order: &mut Map<String, Value>) -> OResult<()> {
+    let Some(lines) = order.get_mut("lines") else {
+        return Err(OdooError::key_error("lines"));
+    };
+    let Value::Array(items) = lines else {
+        return Ok(()); // dict keys and characters are never create/update commands
+    };
+    let mut vals: Vec<&mut Map<String, Value>> = items
+        .iter_mut()
+        .filter_map(|l| match l {
+            Value::Array(c) if matches!(c.first().and_then(Value::as_i64), Some(0) | Some(1)) => {
+                c.get_mut(2).and_then(Value::as_object_mut)
+            }
+            _ => None,
+        })
+        .collect();
+    let children: Vec<Value> = vals
+        .iter()
+        .filter_map(|v| v.get("combo_line_ids"))
+        .filter(|c| py_truthy(c))
+        .flat_map(|c| c.as_array().cloned().unwrap_or_default())
+        .collect();
+    for v in vals.iter() {
+        if v.get("combo_line_ids").is_some_and(py_truthy) && !v.contains_key("uuid") {
+            return Err(OdooError::key_error("uuid"));
+        }
+        if v.get("id").is_some_and(|id| children.contains(id)) && !v.contains_key("uuid") {
+            return Err(OdooError::key_error("uuid"));
+        }
+    }
+    for v in vals.iter_mut() {
+        v.remove("combo_line_ids");
+        v.remove("combo_parent_id");
+    }
+    Ok(())
+}
+
+fn py_truthy(v: &Value) -> bool {
+    match v {
+        Value::Null | Value::Bool(false) => false,
+        Value::Number(n) => n.as_f64().is_some_and(|f| f != 0.0),
+        Value::String(s) => !s.is_empty(),
+        Value::Array(a) => !a.is_empty(),
+        Value::Object(o) => !o.is_empty(),
+        Value::Bool(true) => true,
+    }
+}
+
+/// The update path of `_process_order`: commands 1-4 on records that no longer exist are
+/// dropped (`browse(...).exists()`), every other command is kept.
+async fn existing_record_commands(
+    conn: &mut PgConnection,
+    field: &str,
+    cmds: &Value,
+) -> OResult<Value> {
+    let Value::Array(items) = cmds else {
+        return Ok(cmds.clone());
+    };
+    let table = if field == "lines" {
+        "pos_order_line"
+    } else {
+        "pos_payment"
+    };
+    let ids: Vec<i32> = items
+        .iter()
+        .filter_map(|c| c.get(1).and_then(Value::as_i64))
+        .filter(|id| *id != 0)
+        .map(|id| id as i32)
+        .collect();
+    let existing: Vec<i32> =
+        sqlx::query_scalar(&format!("SELECT id FROM {table} WHERE id = ANY($1)"))
+            .bind(&ids)
+            .fetch_all(&mut *conn)
+            .await
+            .map_err(db_err)?;
+    Ok(Value::Array(
+        items
+            .iter()
+            .filter(|c| {
+                let code = c.get(0).and_then(Value::as_i64);
+                let id = c.get(1).and_then(Value::as_i64).unwrap_or(0);
+                !matches!(code, Some(1..=4)) || existing.contains(&(id as i32))
+            })
+            .cloned()
+            .collect(),
+    ))
+}
+
+/// `pos.order._compute_prices()`: paid and returned amounts from the payments, taxes and
+/// total from the lines (`price_unit × qty × (1 − discount%)`, percent taxes included in
+/// the price or added to it, rounded per line to the currency's decimals).
+async fn compute_prices(conn: &mut PgConnection, id: i64) -> OResult<()> {
+    sqlx::query(
+        "WITH l AS ( \
+           SELECT ol.id, round((ol.price_unit * ol.qty * (1 - COALESCE(ol.discount, 0) / 100))::numeric, 6) AS base, \
+             COALESCE((SELECT sum(t.amount) FROM account_tax_pos_order_line_rel r JOIN account_tax t ON t.id = r.account_tax_id \
+                       WHERE r.pos_order_line_id = ol.id AND t.amount_type = 'percent' AND NOT t.price_include)::numeric, 0) AS excl, \
+             COALESCE((SELECT sum(t.amount) FROM account_tax_pos_order_line_rel r JOIN account_tax t ON t.id = r.account_tax_id \
+                       WHERE r.pos_order_line_id = ol.id AND t.amount_type = 'percent' AND t.price_include)::numeric, 0) AS incl \
+           FROM pos_order_line ol WHERE ol.order_id = $1), \
+         cur AS (SELECT COALESCE(cu.decimal_places, 2) AS d FROM pos_order o JOIN res_company co ON co.id = o.company_id \
+                 JOIN res_currency cu ON cu.id = co.currency_id WHERE o.id = $1), \
+         amounts AS (SELECT \
+           COALESCE(sum(round(base / (1 + incl / 100) * (excl + incl) / 100, (SELECT d FROM cur))), 0) AS tax, \
+           COALESCE(sum(round(base / (1 + incl / 100) * (1 + (excl + incl) / 100), (SELECT d FROM cur))), 0) AS total FROM l) \
+         UPDATE pos_order SET \
+           amount_paid = (SELECT COALESCE(sum(amount), 0) FROM pos_payment WHERE pos_order_id = $1), \
+           amount_return = -(SELECT COALESCE(sum(amount), 0) FROM pos_payment WHERE pos_order_id = $1 AND amount < 0), \
+           amount_tax = (SELECT (CASE WHEN amount_total < 0 THEN -tax ELSE tax END)::float8 FROM amounts), \
+           amount_total = (SELECT (CASE WHEN amount_total < 0 THEN -total ELSE total END)::float8 FROM amounts) \
+         WHERE id = $1",
+    )
+    .bind(id as i32)
+    .execute(&mut *conn)
+    .await
+    .map_err(db_err)?;
+    Ok(())
 }
 
 async fn write_order(

@@ -46,6 +46,14 @@ CREATE TABLE res_users (
     share boolean DEFAULT false, signature text, login_date timestamp, notification_type varchar DEFAULT 'email',
     create_uid int, create_date timestamp DEFAULT (now() at time zone 'utc'),
     write_uid int, write_date timestamp DEFAULT (now() at time zone 'utc'));
+-- res.users.settings (base; mail adds the discuss columns): one row per user, made on the
+-- first session_info (_find_or_create_for_user).
+CREATE TABLE res_users_settings (
+    id serial PRIMARY KEY, user_id int NOT NULL UNIQUE REFERENCES res_users(id) ON DELETE CASCADE,
+    is_discuss_sidebar_category_channel_open boolean DEFAULT true,
+    is_discuss_sidebar_category_chat_open boolean DEFAULT true, push_to_talk_key varchar,
+    use_push_to_talk boolean DEFAULT false, voice_active_duration int DEFAULT 200,
+    channel_notifications varchar, mute_until_dt timestamp);
 CREATE TABLE res_groups (
     id serial PRIMARY KEY, name varchar NOT NULL, category varchar, share boolean DEFAULT false,
     create_date timestamp DEFAULT (now() at time zone 'utc'), write_date timestamp DEFAULT (now() at time zone 'utc'));

@@ -20,7 +20,7 @@ use std::time::{Duration, Instant};
 
 /// Werkzeug/Odoo default max request size (`DEFAULT_MAX_CONTENT_LENGTH`, 128 MiB).
 pub const MAX_BODY: usize = 128 * 1024 * 1024;
-const SESSION_LIFETIME: i64 = 604_800;
+pub(crate) const SESSION_LIFETIME: i64 = 604_800;
 
 #[derive(Debug, Clone)]
 pub struct Config {
@@ -57,23 +57,23 @@ impl Config {
 /// (database, uid, sha256 of the password) → the stored hash it verified against.
 type CredKey = (String, i64, [u8; 32]);
 
-#[derive(Debug, Clone)]
-struct Session {
-    db: Option<String>,
-    uid: Option<i64>,
-    token: String,
+#[derive(Debug, Clone, Default)]
+pub(crate) struct Session {
+    pub(crate) db: Option<String>,
+    pub(crate) uid: Option<i64>,
+    pub(crate) token: String,
 }
 
 pub struct AppState {
     pub cfg: Config,
     pub pools: Pools,
     master: Mutex<String>,
-    sessions: Mutex<HashMap<String, Session>>,
+    pub(crate) sessions: Mutex<HashMap<String, Session>>,
     cred_cache: Mutex<HashMap<CredKey, String>>,
     failures: Mutex<HashMap<(String, String), (u32, Instant)>>,
 }
 
-fn lock<T>(m: &Mutex<T>) -> std::sync::MutexGuard<'_, T> {
+pub(crate) fn lock<T>(m: &Mutex<T>) -> std::sync::MutexGuard<'_, T> {
     match m.lock() {
         Ok(g) => g,
         Err(p) => p.into_inner(),
@@ -81,7 +81,12 @@ fn lock<T>(m: &Mutex<T>) -> std::sync::MutexGuard<'_, T> {
 }
 
 impl AppState {
+    /// Refuses to connect as `postgres`, as Odoo does (`odoo/cli/server.py`,
+    /// `check_postgres_user`): connect as a role of its own, see [`crate::roles`].
     pub fn new(cfg: Config) -> anyhow::Result<Arc<Self>> {
+        if crate::roles::url_user(&cfg.database_url)? == "postgres" {
+            anyhow::bail!(crate::roles::POSTGRES_USER_REFUSED);
+        }
         let pools = Pools::new(&cfg.database_url)?;
         Ok(Arc::new(AppState {
             master: Mutex::new(cfg.master_password.clone()),
@@ -163,7 +168,7 @@ impl AppState {
         Ok(uid)
     }
 
-    async fn session_token(&self, db: &str, uid: i64) -> OResult<Option<String>> {
+    pub(crate) async fn session_token(&self, db: &str, uid: i64) -> OResult<Option<String>> {
         let mut tx = self.pools.begin(db).await?;
         let cred = users::user_credentials(&mut tx, uid).await?;
         Ok(cred.map(|(h, a, l)| {
@@ -264,7 +269,7 @@ fn html(status: StatusCode, title: &str, text: &str) -> Response {
         .into_response()
 }
 
-fn html_escape(s: &str) -> String {
+pub(crate) fn html_escape(s: &str) -> String {
     s.replace('&', "&amp;")
         .replace('<', "&lt;")
         .replace('>', "&gt;")
@@ -339,7 +344,7 @@ fn route_of(path: &str) -> Option<Route> {
     })
 }
 
-fn host_of(state: &AppState, headers: &HeaderMap) -> String {
+pub(crate) fn host_of(state: &AppState, headers: &HeaderMap) -> String {
     let get = |n: &str| {
         headers
             .get(n)
@@ -347,14 +352,24 @@ fn host_of(state: &AppState, headers: &HeaderMap) -> String {
             .map(str::to_string)
     };
     if state.cfg.proxy_mode {
-        if let Some(h) = get("x-forwarded-host") {
-            return h.split(',').next().unwrap_or("").trim().to_string();
+        if let Some(h) = get("x-forwarded-host").as_deref().and_then(forwarded_host) {
+            return h.to_owned();
         }
     }
     get("host").unwrap_or_default()
 }
 
-fn session_id(headers: &HeaderMap) -> Option<String> {
+/// The host werkzeug's `ProxyFix(x_host=1)` takes from `X-Forwarded-Host` (Odoo's
+/// `proxy_mode`; 18.0 `odoo/http.py`: `ProxyFix = functools.partial(ProxyFix_, x_for=1,
+/// x_proto=1, x_host=1)`, applied in `Application.__call__` when the header is present, before
+/// `db_filter` reads `HTTP_HOST`): the last value, the one the proxy next to Odoo wrote;
+/// `None` when empty.
+fn forwarded_host(value: &str) -> Option<&str> {
+    let last = value.rsplit(',').next()?.trim();
+    (!last.is_empty()).then_some(last)
+}
+
+pub(crate) fn session_id(headers: &HeaderMap) -> Option<String> {
     for v in headers.get_all(header::COOKIE) {
         let Ok(s) = v.to_str() else { continue };
         for part in s.split(';') {
@@ -389,6 +404,9 @@ async fn handle_inner(state: Arc<AppState>, req: Request) -> Response {
     let path = parts.uri.path().to_string();
     if path == "/web/health" {
         return json_response(&json!({"status": "pass"}));
+    }
+    if let Some(page) = crate::web::page_of(&path) {
+        return crate::web::serve(&state, page, parts, body).await;
     }
     let Some(route) = route_of(&path) else {
         return not_found();
@@ -525,16 +543,22 @@ async fn handle_inner(state: Arc<AppState>, req: Request) -> Response {
     };
     let mut resp = json_response(&body);
     if let Some(sid) = set_cookie {
-        let expires = (chrono::Utc::now() + chrono::Duration::seconds(SESSION_LIFETIME))
-            .format("%a, %d %b %Y %H:%M:%S GMT");
-        let c = format!(
-            "session_id={sid}; Expires={expires}; Max-Age={SESSION_LIFETIME}; HttpOnly; Path=/"
-        );
-        if let Ok(v) = HeaderValue::from_str(&c) {
-            resp.headers_mut().insert(header::SET_COOKIE, v);
-        }
+        set_session_cookie(&mut resp, &sid);
     }
     resp
+}
+
+/// `Set-Cookie: session_id=…` as Odoo's `_save_session` writes it (`HttpOnly`, `Path=/`,
+/// the session lifetime as `Max-Age`).
+pub(crate) fn set_session_cookie(resp: &mut Response, sid: &str) {
+    let expires = (chrono::Utc::now() + chrono::Duration::seconds(SESSION_LIFETIME))
+        .format("%a, %d %b %Y %H:%M:%S GMT");
+    let c = format!(
+        "session_id={sid}; Expires={expires}; Max-Age={SESSION_LIFETIME}; HttpOnly; Path=/"
+    );
+    if let Ok(v) = HeaderValue::from_str(&c) {
+        resp.headers_mut().insert(header::SET_COOKIE, v);
+    }
 }
 
 struct Ctx<'a> {
@@ -546,7 +570,7 @@ struct Ctx<'a> {
     session: Option<(String, Session)>,
 }
 
-fn new_sid() -> String {
+pub(crate) fn new_sid() -> String {
     let mut b = [0u8; 63];
     let _ = getrandom::getrandom(&mut b);
     use base64::Engine;
@@ -644,7 +668,10 @@ async fn dispatch(
             let r = async {
                 let (db, uid) = web_user(&ctx).await?;
                 let mut tx = ctx.state.pools.begin(&db).await?;
-                Ok(Some(users::session_info(&mut tx, &db, uid).await?))
+                let info = users::session_info(&mut tx, &db, uid).await?;
+                // session_info may make the user's settings row (kept, as Odoo's).
+                tx.commit().await.map_err(crate::orm::db_err)?;
+                Ok(Some(info))
             }
             .await;
             (r, None, "session/get_session_info".into())
@@ -677,18 +704,8 @@ async fn dispatch(
 
 async fn web_authenticate(ctx: &Ctx<'_>, p: &Map<String, Value>) -> OResult<(Value, String)> {
     require("Session.authenticate", p, &["db", "login", "password"])?;
-    let db = getp(p, "db")
-        .and_then(Value::as_str)
-        .unwrap_or("")
-        .to_string();
-    let login = getp(p, "login")
-        .and_then(Value::as_str)
-        .unwrap_or("")
-        .to_string();
-    let password = getp(p, "password")
-        .and_then(Value::as_str)
-        .unwrap_or("")
-        .to_string();
+    let text = |k: &str| getp(p, k).and_then(Value::as_str).unwrap_or("").to_string();
+    let (db, login_name, password) = (text("db"), text("login"), text("password"));
     if ctx
         .state
         .db_filter(std::slice::from_ref(&db), ctx.host)
@@ -696,67 +713,98 @@ async fn web_authenticate(ctx: &Ctx<'_>, p: &Map<String, Value>) -> OResult<(Val
     {
         return Err(OdooError::access_error("Database not found."));
     }
-    // login cooldown (per database and remote address)
-    let key = (db.clone(), ctx.remote.to_string());
-    let (after, duration) = cooldown_params(ctx.state, &db).await;
-    if let Some((n, last)) = lock(&ctx.state.failures).get(&key).copied() {
-        if after > 0 && n >= after && last.elapsed() < Duration::from_secs(duration) {
-            return Err(OdooError::access_denied_msg(
-                "Too many login failures, please wait a bit before trying again.",
-            ));
-        }
-    }
-    let uid = match ctx.state.authenticate(&db, &login, &password).await {
-        Ok(uid) => {
-            lock(&ctx.state.failures).remove(&key);
-            uid
-        }
-        Err(e) => {
-            if e.name == "odoo.exceptions.AccessDenied" {
-                let mut f = lock(&ctx.state.failures);
-                let ent = f.entry(key).or_insert((0, Instant::now()));
-                if ent.1.elapsed() >= Duration::from_secs(duration) && ent.0 >= after {
-                    ent.0 = 0;
-                }
-                ent.0 += 1;
-                ent.1 = Instant::now();
-            }
-            return Err(e);
-        }
+    let old_sid = ctx.session.as_ref().map(|(sid, _)| sid.as_str());
+    let from = SessionLogin {
+        host: ctx.host,
+        scheme: ctx.scheme,
+        remote: ctx.remote,
     };
-    // res.users.authenticate(base_location): system users re-guess web.base.url
-    {
-        let mut tx = ctx.state.pools.begin(&db).await?;
-        if users::has_group(&mut tx, uid, "base.group_system").await? {
-            let url = format!("{}://{}", ctx.scheme, ctx.host);
-            sqlx::query(
-                "UPDATE ir_config_parameter SET value = $1, write_date = now() at time zone 'utc' WHERE key = 'web.base.url' \
-                 AND NOT EXISTS (SELECT 1 FROM ir_config_parameter WHERE key = 'web.base.url.freeze' AND value NOT IN ('', 'False', 'false', '0'))",
-            )
-            .bind(url)
-            .execute(&mut *tx)
-            .await
-            .map_err(crate::orm::db_err)?;
-        }
-        tx.commit().await.map_err(crate::orm::db_err)?;
-    }
-    let token = ctx.state.session_token(&db, uid).await?.unwrap_or_default();
-    // rotate: drop the old session, issue a new id
-    if let Some((old, _)) = &ctx.session {
-        lock(&ctx.state.sessions).remove(old);
-    }
-    let sid = new_sid();
-    lock(&ctx.state.sessions).insert(
-        sid.clone(),
-        Session {
-            db: Some(db.clone()),
-            uid: Some(uid),
-            token,
-        },
-    );
+    let (uid, sid) = from
+        .authenticate(ctx.state, old_sid, &db, &login_name, &password)
+        .await?;
     let mut tx = ctx.state.pools.begin(&db).await?;
     let info = users::session_info(&mut tx, &db, uid).await?;
+    tx.commit().await.map_err(crate::orm::db_err)?;
     Ok((info, sid))
+}
+
+/// Where a session login comes from (the request's host, scheme and remote address).
+pub(crate) struct SessionLogin<'a> {
+    pub host: &'a str,
+    pub scheme: &'a str,
+    pub remote: &'a str,
+}
+
+impl SessionLogin<'_> {
+    /// `Session.authenticate` (`odoo/http.py`): the login cooldown per database and remote
+    /// address, the credential check, `web.base.url` re-guessed for system users
+    /// (`res.users.authenticate` with `base_location`), and a rotated session id.
+    pub(crate) async fn authenticate(
+        &self,
+        state: &AppState,
+        old_sid: Option<&str>,
+        db: &str,
+        login: &str,
+        password: &str,
+    ) -> OResult<(i64, String)> {
+        let key = (db.to_string(), self.remote.to_string());
+        let (after, duration) = cooldown_params(state, db).await;
+        if let Some((n, last)) = lock(&state.failures).get(&key).copied() {
+            if after > 0 && n >= after && last.elapsed() < Duration::from_secs(duration) {
+                return Err(OdooError::access_denied_msg(
+                    "Too many login failures, please wait a bit before trying again.",
+                ));
+            }
+        }
+        let uid = match state.authenticate(db, login, password).await {
+            Ok(uid) => {
+                lock(&state.failures).remove(&key);
+                uid
+            }
+            Err(e) => {
+                if e.name == "odoo.exceptions.AccessDenied" {
+                    let mut f = lock(&state.failures);
+                    let ent = f.entry(key).or_insert((0, Instant::now()));
+                    if ent.1.elapsed() >= Duration::from_secs(duration) && ent.0 >= after {
+                        ent.0 = 0;
+                    }
+                    ent.0 += 1;
+                    ent.1 = Instant::now();
+                }
+                return Err(e);
+            }
+        };
+        {
+            let mut tx = state.pools.begin(db).await?;
+            if users::has_group(&mut tx, uid, "base.group_system").await? {
+                let url = format!("{}://{}", self.scheme, self.host);
+                sqlx::query(
+                    "UPDATE ir_config_parameter SET value = $1, write_date = now() at time zone 'utc' WHERE key = 'web.base.url' \
+                     AND NOT EXISTS (SELECT 1 FROM ir_config_parameter WHERE key = 'web.base.url.freeze' AND value NOT IN ('', 'False', 'false', '0'))",
+                )
+                .bind(url)
+                .execute(&mut *tx)
+                .await
+                .map_err(crate::orm::db_err)?;
+            }
+            tx.commit().await.map_err(crate::orm::db_err)?;
+        }
+        let token = state.session_token(db, uid).await?.unwrap_or_default();
+        // rotate: drop the old session, issue a new id
+        if let Some(old) = old_sid {
+            lock(&state.sessions).remove(old);
+        }
+        let sid = new_sid();
+        lock(&state.sessions).insert(
+            sid.clone(),
+            Session {
+                db: Some(db.to_string()),
+                uid: Some(uid),
+                token,
+            },
+        );
+        Ok((uid, sid))
+    }
 }
 
 async fn cooldown_params(state: &AppState, db: &str) -> (u32, u64) {
@@ -1205,4 +1253,20 @@ async fn reset_parameters(st: &AppState, db: &str, neutralize: bool) -> OResult<
     }
     tx.commit().await.map_err(crate::orm::db_err)?;
     Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::forwarded_host;
+
+    #[test]
+    fn the_forwarded_host_is_the_last_value_as_with_werkzeugs_proxy_fix() {
+        assert_eq!(forwarded_host("acme.example.com"), Some("acme.example.com"));
+        // A client's own value first, then the proxy's: the proxy's counts.
+        assert_eq!(
+            forwarded_host("evil.example.com, acme.example.com"),
+            Some("acme.example.com")
+        );
+        assert_eq!(forwarded_host(" "), None);
+    }
 }

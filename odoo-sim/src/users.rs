@@ -49,6 +49,204 @@ pub async fn require_system(conn: &mut PgConnection, env: &Env) -> OResult<()> {
     }
 }
 
+/// The POS models' access rights (`point_of_sale/security/ir.model.access.csv`, 18.0):
+/// per model and mode, the groups granted (xml id, display name as `_make_access_error`
+/// lists them). Models not listed here are not checked by the sim.
+type AccessRule = (
+    &'static str,
+    &'static str,
+    &'static [(&'static str, &'static str)],
+);
+
+const POS_ACCESS: &[AccessRule] = &[
+    (
+        "pos.config",
+        "read",
+        &[
+            ("base.group_system", "Administration/Settings"),
+            (
+                "point_of_sale.group_pos_manager",
+                "Point of Sale/Administrator",
+            ),
+            ("point_of_sale.group_pos_user", "Point of Sale/User"),
+        ],
+    ),
+    (
+        "pos.config",
+        "write",
+        &[
+            ("base.group_system", "Administration/Settings"),
+            (
+                "point_of_sale.group_pos_manager",
+                "Point of Sale/Administrator",
+            ),
+            ("point_of_sale.group_pos_user", "Point of Sale/User"),
+        ],
+    ),
+    (
+        "pos.config",
+        "create",
+        &[(
+            "point_of_sale.group_pos_manager",
+            "Point of Sale/Administrator",
+        )],
+    ),
+    (
+        "pos.config",
+        "unlink",
+        &[(
+            "point_of_sale.group_pos_manager",
+            "Point of Sale/Administrator",
+        )],
+    ),
+    (
+        "pos.session",
+        "read",
+        &[("point_of_sale.group_pos_user", "Point of Sale/User")],
+    ),
+    (
+        "pos.session",
+        "write",
+        &[("point_of_sale.group_pos_user", "Point of Sale/User")],
+    ),
+    (
+        "pos.session",
+        "create",
+        &[("point_of_sale.group_pos_user", "Point of Sale/User")],
+    ),
+    ("pos.session", "unlink", &[]),
+    (
+        "pos.order",
+        "read",
+        &[
+            ("stock.group_stock_user", "Inventory/User"),
+            ("point_of_sale.group_pos_user", "Point of Sale/User"),
+        ],
+    ),
+    (
+        "pos.order",
+        "write",
+        &[("point_of_sale.group_pos_user", "Point of Sale/User")],
+    ),
+    (
+        "pos.order",
+        "create",
+        &[("point_of_sale.group_pos_user", "Point of Sale/User")],
+    ),
+    (
+        "pos.order",
+        "unlink",
+        &[("point_of_sale.group_pos_user", "Point of Sale/User")],
+    ),
+    (
+        "pos.order.line",
+        "*",
+        &[("point_of_sale.group_pos_user", "Point of Sale/User")],
+    ),
+    (
+        "pos.payment",
+        "*",
+        &[("point_of_sale.group_pos_user", "Point of Sale/User")],
+    ),
+    (
+        "pos.payment.method",
+        "read",
+        &[
+            (
+                "point_of_sale.group_pos_manager",
+                "Point of Sale/Administrator",
+            ),
+            ("point_of_sale.group_pos_user", "Point of Sale/User"),
+        ],
+    ),
+    (
+        "pos.payment.method",
+        "*",
+        &[(
+            "point_of_sale.group_pos_manager",
+            "Point of Sale/Administrator",
+        )],
+    ),
+];
+
+/// The access mode a method needs (a simplification of the ORM's per-operation checks).
+fn access_mode(method: &str) -> &'static str {
+    match method {
+        "create" => "create",
+        "unlink" => "unlink",
+        "search_read"
+        | "web_search_read"
+        | "search"
+        | "search_count"
+        | "read"
+        | "web_read"
+        | "read_group"
+        | "name_search"
+        | "fields_get"
+        | "default_get"
+        | "exists"
+        | "check_access_rights"
+        | "has_access" => "read",
+        // Model methods of the POS that only read.
+        "load_data" | "get_closing_control_data" | "login" => "read",
+        // sync_from_ui creates orders.
+        "sync_from_ui" => "create",
+        _ => "write",
+    }
+}
+
+/// Refuses a call on a POS model the user has no access right for, with Odoo's
+/// `AccessError` text (`ir.model.access._make_access_error`). The superuser passes.
+pub async fn check_model_access(
+    conn: &mut PgConnection,
+    env: &Env,
+    model: &crate::models::Model,
+    method: &str,
+) -> OResult<()> {
+    if env.uid == 1 {
+        return Ok(());
+    }
+    let mode = access_mode(method);
+    let rule = POS_ACCESS
+        .iter()
+        .find(|(m, md, _)| *m == model.name && *md == mode)
+        .or_else(|| {
+            POS_ACCESS
+                .iter()
+                .find(|(m, md, _)| *m == model.name && *md == "*")
+        });
+    let Some((_, _, groups)) = rule else {
+        return Ok(());
+    };
+    for (xmlid, _) in groups.iter() {
+        if has_group(conn, env.uid, xmlid).await? {
+            return Ok(());
+        }
+    }
+    let verb = match mode {
+        "read" => "access",
+        "write" => "modify",
+        "create" => "create",
+        _ => "delete",
+    };
+    let group_info = if groups.is_empty() {
+        "No group currently allows this operation.".to_owned()
+    } else {
+        format!(
+            "This operation is allowed for the following groups:\n{}",
+            groups
+                .iter()
+                .map(|(_, name)| format!("\t- {name}"))
+                .collect::<Vec<_>>()
+                .join("\n")
+        )
+    };
+    Err(OdooError::access_error(format!(
+        "You are not allowed to {verb} '{}' ({}) records.\n\n{group_info}\n\nContact your administrator to request access if necessary.",
+        model.description, model.name
+    )))
+}
+
 pub async fn context_get(conn: &mut PgConnection, env: &Env) -> OResult<Value> {
     let row: Option<(Option<String>, Option<String>)> = sqlx::query_as(
         "SELECT p.lang, p.tz FROM res_users u JOIN res_partner p ON p.id = u.partner_id WHERE u.id = $1",
@@ -177,9 +375,8 @@ pub async fn uid_by_login(conn: &mut PgConnection, login: &str) -> OResult<Optio
     Ok(row.map(|r| r.0 as i64))
 }
 
-/// Odoo 18 `session_info()` (UI-only keys the simulator cannot fill truthfully are omitted:
-/// user_settings, cache_hashes, tour_enabled, current_tour, storeData, iap_company_enrich,
-/// can_insert_in_spreadsheet).
+/// Odoo 18 `session_info()` (`addons/web/models/ir_http.py`); the keys other modules add
+/// come from `session_keys`.
 pub async fn session_info(conn: &mut PgConnection, db: &str, uid: i64) -> OResult<Value> {
     type Row = (
         String,
@@ -292,5 +489,6 @@ pub async fn session_info(conn: &mut PgConnection, db: &str, uid: i64) -> OResul
             );
         }
     }
+    crate::session_keys::add(conn, uid, is_internal, &mut info).await?;
     Ok(info)
 }

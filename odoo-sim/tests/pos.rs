@@ -485,8 +485,23 @@ async fn session_lifecycle_and_load_data() {
             .await[0]["state"],
         json!("closed")
     );
-    // pushing into a closed session with no other open session
-    let late = json!({"uuid": uuid::Uuid::new_v4().to_string(), "session_id": sid, "lines": [], "amount_total": 0.0, "amount_paid": 0.0, "amount_tax": 0.0, "amount_return": 0.0});
+    // pushing into a closed session: _get_valid_session logs order['name'] first, so a
+    // payload without a name fails with Odoo's KeyError before any session is looked for
+    let mut late = json!({"uuid": uuid::Uuid::new_v4().to_string(), "session_id": sid, "lines": [], "amount_total": 0.0, "amount_paid": 0.0, "amount_tax": 0.0, "amount_return": 0.0});
+    let r = sim
+        .kw(
+            "pos.order",
+            "sync_from_ui",
+            json!([[late.clone()]]),
+            json!({}),
+        )
+        .await;
+    assert_eq!(
+        (err_name(&r), err_msg(&r)),
+        ("builtins.KeyError".into(), "name".into())
+    );
+    // with no other open session
+    late["name"] = json!("Order 00001-001-0009");
     let r = sim
         .kw(
             "pos.order",

@@ -89,9 +89,13 @@ cleanup() {
 trap cleanup EXIT
 trap 'exit 130' INT TERM
 
-"$bin" init-template "$db" --database-url "$url" --catalogue demo >/dev/null
+# Like Odoo, the sim connects as a role of its own (never postgres) and serves only the
+# databases that role owns: create the role once, and the database as that role.
+"$bin" ensure-role odoo_sim --admin-url "$url" >/dev/null
+sim_url="$("$py" -c 'import sys, urllib.parse as u; p = u.urlsplit(sys.argv[1]); print(u.urlunsplit(p._replace(netloc="odoo_sim@" + p.netloc.rpartition("@")[2])))' "$url")"
+"$bin" init-template "$db" --database-url "$sim_url" --catalogue demo >/dev/null
 # The clients talk to 127.0.0.1, so no Host-based dbfilter: the session picks the db.
-"$bin" serve --port "$port" --database-url "$url" --dbfilter '' \
+"$bin" serve --port "$port" --database-url "$sim_url" --dbfilter '' \
   --master-password "$MASTER" >"$simlog" 2>&1 &
 pid=$!
 up=""

@@ -4,7 +4,15 @@
 use odoo_sim::{Catalogue, Config, RunningServer, TemplateOptions};
 use serde_json::{json, Value};
 
+/// The maintenance database, as a role allowed to create roles and drop any database.
 pub const PG: &str = "postgres://postgres@127.0.0.1:5432/postgres";
+
+/// The URL the simulator connects with: its own role, as Odoo runs (`odoo_sim::SIM_ROLE`).
+pub async fn sim_pg() -> String {
+    odoo_sim::role_url(PG, odoo_sim::SIM_ROLE)
+        .await
+        .expect("the simulator's role")
+}
 
 pub struct Sim {
     pub server: Option<RunningServer>,
@@ -28,10 +36,11 @@ impl Sim {
             catalogue,
             ..TemplateOptions::default()
         };
-        odoo_sim::init_template(PG, &db, &opts)
+        let url = sim_pg().await;
+        odoo_sim::init_template(&url, &db, &opts)
             .await
             .expect("init template");
-        let mut cfg = Config::new(PG);
+        let mut cfg = Config::new(&url);
         cfg.master_password = "masterpw".into();
         tweak(&mut cfg);
         let server = odoo_sim::serve(cfg).await.expect("serve");
