@@ -1,35 +1,53 @@
-// POS service worker: keeps the app shell (HTML, wasm, JS glue, CSS, icons) so the till
-// starts and reloads with no network. JSON-RPC calls to Odoo are never cached.
+// POS service worker: keeps the app shell (HTML, wasm, JS glue, CSS, icons) of one release
+// in a versioned cache, so the till starts and reloads with no network, and a new release
+// waits until the cashier chooses to reload (never in the middle of a sale).
+// Odoo's JSON-RPC and /pos/tenant.json are never cached.
 'use strict';
 
-const SHELL_CACHE = 'pos-shell-v1';
+// Replaced at build time by a hash of the release's files (pos-pwa/stamp-sw.mjs, a Trunk
+// post_build hook), so every release is a new worker the browser installs beside the old.
+const VERSION = '__POS_BUILD__';
+const PREFIX = 'pos-shell-';
+const SHELL_CACHE = PREFIX + VERSION;
 const SCOPE = new URL(self.registration.scope).pathname; // "/pos/"
 
 // Trunk hashes the wasm/js/css names, so the shell list is read from index.html itself.
 async function shellUrls() {
   const response = await fetch(SCOPE, { cache: 'no-store' });
+  if (!response.ok) throw new Error(`index.html: HTTP ${response.status}`);
   const html = await response.text();
-  const urls = new Set([SCOPE, SCOPE + 'manifest.json']);
+  const urls = new Set([SCOPE, SCOPE + 'manifest.json', SCOPE + 'icons/icon-192.png', SCOPE + 'icons/icon-512.png']);
   const pattern = new RegExp(SCOPE.replace(/\//g, '\\/') + '[^"\'\\s)]+', 'g');
   for (const match of html.matchAll(pattern)) {
     if (!match[0].endsWith('sw.js')) urls.add(match[0]);
   }
-  return { urls: [...urls], index: response };
+  // wasm-bindgen snippets are imported by the JS glue, not named in index.html.
+  const glue = [...urls].find((u) => u.endsWith('.js') && !u.includes('/snippets/'));
+  if (glue) {
+    const js = await (await fetch(glue, { cache: 'no-store' })).text();
+    for (const m of js.matchAll(/['"]\.\/(snippets\/[^'"]+)['"]/g)) urls.add(SCOPE + m[1]);
+  }
+  return [...urls];
 }
 
 self.addEventListener('install', (event) => {
   event.waitUntil((async () => {
     const cache = await caches.open(SHELL_CACHE);
-    const { urls } = await shellUrls();
-    await cache.addAll(urls);
-    await self.skipWaiting();
+    await cache.addAll(await shellUrls());
+    // The very first install takes over at once (so the first visit is enough to start
+    // offline); an update waits for the page's "Reload".
+    if (!self.registration.active) await self.skipWaiting();
   })());
+});
+
+self.addEventListener('message', (event) => {
+  if (event.data === 'SKIP_WAITING') self.skipWaiting();
 });
 
 self.addEventListener('activate', (event) => {
   event.waitUntil((async () => {
     for (const name of await caches.keys()) {
-      if (name !== SHELL_CACHE) await caches.delete(name);
+      if (name.startsWith(PREFIX) && name !== SHELL_CACHE) await caches.delete(name);
     }
     await self.clients.claim();
   })());
@@ -42,26 +60,20 @@ self.addEventListener('fetch', (event) => {
     return; // not ours: Odoo's JSON-RPC and everything else go straight to the network
   }
   if (request.mode === 'navigate') {
-    // Network first so a new release is picked up; the cached shell when offline.
+    // This release's shell, from the cache: the page and its assets always match, online
+    // or not. A new release arrives as a new worker (the browser checks sw.js on
+    // navigation) and shows "new version, reload".
     event.respondWith((async () => {
       const cache = await caches.open(SHELL_CACHE);
-      try {
-        const fresh = await fetch(request);
-        if (fresh.ok) await cache.put(SCOPE, fresh.clone());
-        return fresh;
-      } catch (_) {
-        return (await cache.match(SCOPE)) || Response.error();
-      }
+      const cached = await cache.match(SCOPE);
+      if (cached) return cached;
+      return fetch(request);
     })());
     return;
   }
-  // Assets: cache first (their names change with their content), then network.
   event.respondWith((async () => {
     const cache = await caches.open(SHELL_CACHE);
-    const cached = await cache.match(request);
-    if (cached) return cached;
-    const fresh = await fetch(request);
-    if (fresh.ok) await cache.put(request, fresh.clone());
-    return fresh;
+    const cached = await cache.match(request, { ignoreSearch: true });
+    return cached || fetch(request);
   })());
 });

@@ -13,7 +13,17 @@ const ARGS = ['--headless', '--no-sandbox', '--disable-gpu', '--disable-backgrou
 
 /** A browser context with a fresh profile; service workers and IndexedDB live in it. */
 export async function freshContext() {
-  const dir = mkdtempSync(join(tmpdir(), 'saas-e2e-'));
+  const { context, errors } = await profileContext();
+  return { context, errors };
+}
+
+/** Saves a full-page screenshot as a test artifact. */
+export async function screenshot(page, name) {
+  await page.screenshot({ path: join(ARTIFACTS, `${name}.png`), fullPage: true });
+}
+
+/** A browser on a profile directory that outlives it: close it and launch it again on `dir`. */
+export async function profileContext(dir = mkdtempSync(join(tmpdir(), 'saas-e2e-'))) {
   const context = await chromium.launchPersistentContext(dir, {
     executablePath: process.env.CHROMIUM ?? '/usr/bin/chromium',
     headless: true,
@@ -21,10 +31,11 @@ export async function freshContext() {
   });
   const errors = [];
   context.on('weberror', (e) => errors.push(String(e.error())));
-  return { context, errors };
-}
-
-/** Saves a full-page screenshot as a test artifact. */
-export async function screenshot(page, name) {
-  await page.screenshot({ path: join(ARTIFACTS, `${name}.png`), fullPage: true });
+  // A script, style or request the page's Content-Security-Policy refused is an error too
+  // (Chromium reports it on the console): hydration, the till and their requests must run
+  // under the policies the server sends.
+  context.on('console', (m) => {
+    if (m.type() === 'error' && m.text().includes('Content Security Policy')) errors.push(`CSP: ${m.text()}`);
+  });
+  return { context, errors, dir };
 }

@@ -8,7 +8,11 @@ import { BASE_URL, freshContext, screenshot } from '../lib/browser.mjs';
 
 const EMAIL = process.env.E2E_ADMIN_EMAIL;
 const PASSWORD = process.env.E2E_ADMIN_PASSWORD;
-const SLUG = 'acme-e2e';
+// Names carry the run's id so runs on one PostgreSQL server never share a database
+// (t_<slug>, tmpl_<version>_<plan>).
+const RUN = process.env.E2E_RUN_ID;
+const SLUG = `acme-e2e-${RUN}`;
+const PLAN = `e2e_${RUN}`;
 
 function sql(query) {
   return execFileSync('psql', [process.env.E2E_DATABASE_URL, '-At', '-v', 'ON_ERROR_STOP=1', '-c', query])
@@ -70,14 +74,14 @@ test('the operator runs a tenant through its whole life from the browser', async
     await page.click('nav >> text=Plans');
     await page.waitForURL(/\/admin\/plans$/);
     await page.click('summary:has-text("New plan")');
-    await page.fill('#new-plan-key', 'e2e');
+    await page.fill('#new-plan-key', PLAN);
     await page.fill('#new-plan-name', 'E2E Plan');
     await page.fill('#new-plan-price', '19.90');
     await page.fill('#new-plan-modules', 'point_of_sale');
     await page.fill('#new-plan-max_companies', '3');
     await page.click('form.plan-form >> text=Create plan');
-    await page.waitForSelector('tr[data-plan="e2e"]', { timeout: 20000 });
-    assert.match(await page.textContent('tr[data-plan="e2e"]'), /19\.90 EUR/);
+    await page.waitForSelector(`tr[data-plan="${PLAN}"]`, { timeout: 20000 });
+    assert.match(await page.textContent(`tr[data-plan="${PLAN}"]`), /19\.90 EUR/);
     await screenshot(page, 'admin-plans');
 
     // The create form explains a bad field next to it, then creates the tenant.
@@ -86,7 +90,7 @@ test('the operator runs a tenant through its whole life from the browser', async
     await page.fill('#slug', 'admin');
     await page.fill('#owner_email', 'owner@acme.example');
     await page.fill('#owner_password', 'owner-password-1');
-    await page.selectOption('#plan', 'e2e');
+    await page.selectOption('#plan', PLAN);
     await page.check('input[name="multi_company"]');
     await page.fill('#companies', 'Acme Europe\nAcme Asia');
     await page.click('form >> text=Create tenant');
@@ -114,6 +118,8 @@ test('the operator runs a tenant through its whole life from the browser', async
     await hydrated(page);
     assert.equal(await stateOf(page), 'active');
     assert.match(await page.textContent('#tenant-facts'), /Acme Europe, Acme Asia/);
+    // The tenant's till is one click away.
+    assert.match(await page.getAttribute('#tenant-pos', 'href'), new RegExp(`^https?://${SLUG}\\.[^/]+/pos/$`));
     await page.click('button:has-text("Deactivate")');
     await page.waitForFunction(() => document.querySelector('.page-head .badge')?.textContent.trim() === 'suspended', null, { timeout: 60000 });
     await page.waitForSelector('button:has-text("Reactivate"):not([disabled])', { timeout: 20000 });
@@ -187,12 +193,12 @@ test('a change with a forged CSRF token is refused and changes nothing', async (
     // The same through the page's own form with its hidden token tampered with.
     await page.goto(BASE_URL + '/admin/plans');
     await hydrated(page);
-    await page.waitForSelector('tr[data-plan="e2e"]');
-    await page.$eval('tr[data-plan="e2e"] form.inline input[name="csrf"]', (el) => { el.value = 'forged-token'; });
-    await page.click('tr[data-plan="e2e"] button:has-text("Archive")');
+    await page.waitForSelector(`tr[data-plan="${PLAN}"]`);
+    await page.$eval(`tr[data-plan="${PLAN}"] form.inline input[name="csrf"]`, (el) => { el.value = 'forged-token'; });
+    await page.click(`tr[data-plan="${PLAN}"] button:has-text("Archive")`);
     await page.waitForSelector('.alert.error', { timeout: 20000 });
     assert.match(await page.textContent('.alert.error'), /not sent by the portal/);
-    assert.equal(sql("SELECT active FROM plans WHERE key = 'e2e'"), 't');
+    assert.equal(sql(`SELECT active FROM plans WHERE key = '${PLAN}'`), 't');
   } finally {
     await context.close();
   }

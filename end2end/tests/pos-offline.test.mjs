@@ -29,11 +29,14 @@ test('/pos/ registers its service worker and reloads from cache while offline', 
     assert.equal(state.state, 'activated');
     // The shell is cached at install time (no second online load needed).
     const cached = await page.evaluate(async () => {
-      const cache = await caches.open('pos-shell-v1');
+      const names = (await caches.keys()).filter((n) => n.startsWith('pos-shell-'));
+      if (names.length !== 1) return names;
+      const cache = await caches.open(names[0]);
       return (await cache.keys()).map((r) => new URL(r.url).pathname);
     });
     assert.ok(cached.some((p) => p.endsWith('.wasm')), `wasm cached: ${cached}`);
     assert.ok(cached.some((p) => p.endsWith('.js')), `js cached: ${cached}`);
+    assert.ok(cached.some((p) => p.includes('/snippets/')), `wasm-bindgen snippets cached: ${cached}`);
     await page.waitForFunction(() => navigator.serviceWorker.controller !== null, null, { timeout: 10000 });
 
     await context.setOffline(true);
