@@ -86,7 +86,6 @@ COPY --from=builder --chown=root:root /out/site /app/site
 COPY --from=builder --chown=root:root /out/pos-dist /app/pos-dist
 
 ENV BIND_ADDR=0.0.0.0:3000 \
-    LEPTOS_SITE_ROOT=site \
     SITE_ROOT=site \
     POS_DIST_DIR=pos-dist \
     BACKUP_DIR=/var/lib/saas/backups \

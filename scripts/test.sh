@@ -39,4 +39,7 @@ odoo-sim/tests/clients/run.sh
 step "end-to-end tests in headless Chromium"
 node end2end/run.mjs
 
+step "the API under schemathesis (generated requests against /api/v1/openapi.json)"
+./scripts/schemathesis.sh
+
 step "all tests passed in $((SECONDS - started)) s"

@@ -5,7 +5,8 @@
 //! provides per request (see `server::web`).
 
 pub mod admin;
-pub mod home;
+pub mod client;
+pub mod owner;
 pub mod platform;
 
 use leptos::prelude::*;
@@ -49,7 +50,19 @@ pub fn App() -> impl IntoView {
         <Title text="Odoo SaaS Platform" />
         <Router>
             <Routes fallback=NotFound>
-                <Route path=StaticSegment("") view=home::HomePage />
+                <Route path=StaticSegment("") view=owner::HomePage ssr=SsrMode::Async />
+                <Route path=path!("/signup") view=owner::SignUpPage />
+                <Route path=path!("/signin") view=owner::OwnerSignInPage />
+                <Route path=path!("/verify") view=owner::VerifyPage />
+                <Route path=path!("/forgot") view=owner::ForgotPage />
+                <Route path=path!("/reset") view=owner::ResetPage ssr=SsrMode::Async />
+                <Route path=path!("/confirm-email") view=owner::ConfirmEmailPage />
+                <ParentRoute path=path!("/my") view=owner::OwnerLayout ssr=SsrMode::Async>
+                    <Route path=path!("") view=owner::MyTenantsPage ssr=SsrMode::Async />
+                    <Route path=path!("new") view=owner::NewTenantPage ssr=SsrMode::Async />
+                    <Route path=path!("tenants/:id") view=owner::OwnerTenantPage ssr=SsrMode::Async />
+                    <Route path=path!("account") view=owner::AccountPage ssr=SsrMode::Async />
+                </ParentRoute>
                 <Route path=path!("/admin/login") view=admin::LoginPage ssr=SsrMode::Async />
                 <ParentRoute path=path!("/admin") view=admin::AdminLayout ssr=SsrMode::Async>
                     <Route path=path!("") view=admin::DashboardPage ssr=SsrMode::Async />
@@ -58,6 +71,8 @@ pub fn App() -> impl IntoView {
                     <Route path=path!("tenants/:slug") view=admin::TenantPage ssr=SsrMode::Async />
                     <Route path=path!("jobs") view=admin::JobsPage ssr=SsrMode::Async />
                     <Route path=path!("plans") view=admin::PlansPage ssr=SsrMode::Async />
+                    <Route path=path!("outbox") view=admin::OutboxPage ssr=SsrMode::Async />
+                    <Route path=path!("owners") view=admin::OwnersPage ssr=SsrMode::Async />
                     <Route path=path!("audit") view=admin::AuditLogPage ssr=SsrMode::Async />
                 </ParentRoute>
             </Routes>

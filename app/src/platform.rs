@@ -26,9 +26,11 @@ pub struct OdooTarget {
 }
 
 /// Reads the platform database: proves the SSR, hydration and database path end to end.
+/// An operator's diagnostic (the operations portal's dashboard): superadmins only.
 // A fixed endpoint (no hash) so the wasm and the server always agree on the URL.
-#[server(prefix = "/sfn", endpoint = "check_database")]
+#[server(prefix = "/sfn/admin", endpoint = "check_database")]
 pub async fn check_database() -> Result<DatabaseReport, ServerFnError> {
+    crate::admin::backend::require_admin().map_err(|e| ServerFnError::new(e.message))?;
     let pool = use_context::<sqlx::PgPool>()
         .ok_or_else(|| ServerFnError::new("the database pool is not configured"))?;
     let row: (String, String, i64, String) = sqlx::query_as(
@@ -51,7 +53,8 @@ pub async fn check_database() -> Result<DatabaseReport, ServerFnError> {
 }
 
 /// Which Odoo the platform drives (real, or the bundled simulator).
-#[server(prefix = "/sfn", endpoint = "odoo_target")]
+#[server(prefix = "/sfn/admin", endpoint = "odoo_target")]
 pub async fn get_odoo_target() -> Result<Option<OdooTarget>, ServerFnError> {
+    crate::admin::backend::require_admin().map_err(|e| ServerFnError::new(e.message))?;
     Ok(use_context::<Option<OdooTarget>>().flatten())
 }

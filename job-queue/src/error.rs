@@ -59,6 +59,18 @@ pub enum JobError {
         /// When to look again.
         delay: std::time::Duration,
     },
+    /// Something the job needs is unreachable for now (connection refused, a time-out, a
+    /// 502/503/504, a database restarting): the job goes back to `queued`, its attempt is
+    /// not counted, and it is tried again with capped backoff for as long as
+    /// `WorkerConfig::unavailable_window` lasts from the first such failure in a row; its
+    /// progress label says `waiting for <dependency>: <error>`. After the window it is `dead`.
+    #[error("{dependency} unavailable: {error}")]
+    Unavailable {
+        /// What is unreachable, as the operator knows it (`Odoo`, `PostgreSQL`).
+        dependency: String,
+        /// The failure, e.g. `connection refused`.
+        error: String,
+    },
     /// The handler saw a cancel request and stopped: the job is `cancelled`.
     #[error("cancelled")]
     Cancelled,
@@ -81,6 +93,14 @@ impl JobError {
     /// A permanent error from anything displayable.
     pub fn permanent(err: impl std::fmt::Display) -> Self {
         Self::Permanent(err.to_string())
+    }
+
+    /// `dependency` is unreachable (see [`JobError::Unavailable`]).
+    pub fn unavailable(dependency: impl Into<String>, err: impl std::fmt::Display) -> Self {
+        Self::Unavailable {
+            dependency: dependency.into(),
+            error: err.to_string(),
+        }
     }
 }
 

@@ -171,12 +171,15 @@ pub struct JobRecord {
     /// Start of the latest attempt.
     pub started_at: Option<DateTime<Utc>>,
     pub finished_at: Option<DateTime<Utc>>,
+    /// Since when a dependency has been unavailable to it (it waits and retries meanwhile).
+    pub unavailable_since: Option<DateTime<Utc>>,
 }
 
 /// The column list matching `JobRecord`'s `FromRow`.
 pub(crate) const JOB_COLUMNS: &str = "id, kind, payload, state, attempts, max_attempts, run_at, \
      locked_by, locked_until, last_error, progress_step, progress_total, progress_label, \
-     cancel_requested, tenant_id, dedupe_key, created_at, updated_at, started_at, finished_at";
+     cancel_requested, tenant_id, dedupe_key, created_at, updated_at, started_at, finished_at, \
+     unavailable_since";
 
 impl<'r> FromRow<'r, PgRow> for JobRecord {
     fn from_row(row: &'r PgRow) -> Result<Self, sqlx::Error> {
@@ -210,6 +213,7 @@ impl<'r> FromRow<'r, PgRow> for JobRecord {
             updated_at: row.try_get("updated_at")?,
             started_at: row.try_get("started_at")?,
             finished_at: row.try_get("finished_at")?,
+            unavailable_since: row.try_get("unavailable_since")?,
         })
     }
 }

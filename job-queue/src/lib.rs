@@ -22,7 +22,7 @@ mod worker;
 
 pub use error::{JobError, QueueError};
 pub use job::{Cursor, JobCounts, JobFilter, JobPage, JobRecord, JobState, NewJob, Progress};
-pub use queue::{enqueue, Queue};
+pub use queue::{enqueue, wake, Queue};
 pub use worker::{
     handler_fn, run_workers, Handler, JobContext, Registry, WorkerConfig, NOTIFY_CHANNEL,
 };

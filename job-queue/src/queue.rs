@@ -47,6 +47,20 @@ pub async fn enqueue<'e, E: sqlx::PgExecutor<'e>>(
     Ok(got)
 }
 
+/// Makes a queued job due now (one waiting for a later `run_at`, e.g. snoozed, runs at
+/// once) and wakes idle workers, through any executor. `false` if the job is not queued.
+pub async fn wake<'e, E: sqlx::PgExecutor<'e>>(executor: E, id: Uuid) -> Result<bool, QueueError> {
+    let woken: Option<i64> = sqlx::query_scalar(
+        "WITH due AS (UPDATE jobs SET run_at = now() WHERE id = $1 AND state = 'queued' RETURNING id) \
+         SELECT count(*) FROM due, LATERAL (SELECT pg_notify($2, '')) n",
+    )
+    .bind(id)
+    .bind(NOTIFY_CHANNEL)
+    .fetch_optional(executor)
+    .await?;
+    Ok(woken.unwrap_or(0) > 0)
+}
+
 /// The queue as the UI and API see it. Cheap to clone.
 #[derive(Debug, Clone)]
 pub struct Queue {
@@ -127,6 +141,7 @@ impl Queue {
         let sql = format!(
             "UPDATE jobs SET state = 'queued', attempts = 0, run_at = now(), locked_by = NULL, \
              locked_until = NULL, cancel_requested = false, finished_at = NULL, \
+             unavailable_since = NULL, \
              progress_step = 0, progress_total = 0, progress_label = '', updated_at = now() \
              WHERE id = $1 AND state IN ('failed', 'dead', 'cancelled') RETURNING {JOB_COLUMNS}"
         );

@@ -70,6 +70,15 @@ pub struct JobContext {
     pub attempt: i32,
     /// The tenant the job works for.
     pub tenant_id: Option<Uuid>,
+    /// Attempts before the job is `dead`.
+    pub max_attempts: i32,
+    /// How long a dependency had been unavailable to this job when this attempt started
+    /// (`None`: it was not waiting on an outage).
+    pub unavailable_for: Option<Duration>,
+    /// `WorkerConfig::unavailable_window`.
+    unavailable_window: Duration,
+    /// When this attempt started (the outage clock moves on while the handler runs).
+    claimed_at: Instant,
     pool: PgPool,
     /// The queue's bookkeeping pool (`synchronous_commit = off`): progress is display
     /// data, so its writes do not wait for a WAL flush.
@@ -85,6 +94,7 @@ impl std::fmt::Debug for JobContext {
             .field("kind", &self.kind)
             .field("attempt", &self.attempt)
             .field("tenant_id", &self.tenant_id)
+            .field("unavailable_for", &self.unavailable_for)
             .finish_non_exhaustive()
     }
 }
@@ -155,6 +165,23 @@ impl JobContext {
     pub fn pool(&self) -> &PgPool {
         &self.pool
     }
+
+    /// Whether the queue ends the job if this attempt ends with `error`: a permanent error,
+    /// a cancellation, a failure on the last attempt, or a dependency unavailable for longer
+    /// than the window. Handlers use it to record a final failure on their own records.
+    pub fn is_final(&self, error: &JobError) -> bool {
+        match error {
+            JobError::Permanent(_) | JobError::Cancelled => true,
+            JobError::Retry(_) => self.attempt >= self.max_attempts,
+            JobError::Snooze { .. } => false,
+            JobError::Unavailable { .. } => self.outage_elapsed() >= self.unavailable_window,
+        }
+    }
+
+    /// How long the current outage has lasted for this job, counting this attempt.
+    fn outage_elapsed(&self) -> Duration {
+        self.unavailable_for.unwrap_or_default() + self.claimed_at.elapsed()
+    }
 }
 
 /// The handlers, by job kind.
@@ -200,6 +227,14 @@ pub struct WorkerConfig {
     /// On shutdown, how long to wait for running jobs before aborting them and handing
     /// their leases back (default 30 s).
     pub shutdown_grace: Duration,
+    /// How long a job keeps retrying while a dependency is unavailable
+    /// ([`JobError::Unavailable`]), from the first such failure in a row; such retries
+    /// spend no attempts (default 1 h: longer than a real outage or restart).
+    pub unavailable_window: Duration,
+    /// Longest wait between two tries while a dependency is unavailable; the wait grows
+    /// with the outage from `backoff_base` (default 1 min: a job resumes within about a
+    /// minute of its dependency coming back).
+    pub unavailable_backoff_max: Duration,
 }
 
 impl Default for WorkerConfig {
@@ -213,6 +248,8 @@ impl Default for WorkerConfig {
             backoff_max: Duration::from_secs(600),
             batch: 16,
             shutdown_grace: Duration::from_secs(30),
+            unavailable_window: Duration::from_secs(3600),
+            unavailable_backoff_max: Duration::from_secs(60),
         }
     }
 }
@@ -240,6 +277,16 @@ pub(crate) fn backoff(base: Duration, max: Duration, attempt: i32) -> Duration {
     raw.mul_f64(0.8 + 0.4 * fastrand::f64())
 }
 
+/// The wait before the next try of a job whose dependency has been unavailable for
+/// `down_for`: about as long as the outage so far (so tries thin out as it lasts), at least
+/// `base`, at most `max`, times a random factor in [0.8, 1.2].
+pub(crate) fn outage_backoff(base: Duration, max: Duration, down_for: Duration) -> Duration {
+    down_for
+        .max(base)
+        .min(max)
+        .mul_f64(0.8 + 0.4 * fastrand::f64())
+}
+
 /// A claimed job, as the claim query returns it.
 struct Claimed {
     id: Uuid,
@@ -248,12 +295,24 @@ struct Claimed {
     attempt: i32,
     max_attempts: i32,
     tenant_id: Option<Uuid>,
+    /// How long the job had been waiting on an unavailable dependency.
+    unavailable_for: Option<Duration>,
 }
 
 /// How an attempt ended, as recorded.
 enum Outcome {
-    Failed { error: String, retry_in: Duration },
-    Snoozed { reason: String, retry_in: Duration },
+    Failed {
+        error: String,
+        retry_in: Duration,
+    },
+    /// Back to `queued` with its attempt given back, `label` shown as its progress: a
+    /// snooze (waiting on other work) or an outage (`outage`: the outage clock starts if it
+    /// has not).
+    Waiting {
+        label: String,
+        retry_in: Duration,
+        outage: bool,
+    },
     Dead(String),
     Cancelled,
 }
@@ -454,7 +513,8 @@ async fn claim(shared: &Shared, n: usize) -> Result<Vec<Claimed>, QueueError> {
          WHERE id IN ( \
            SELECT id FROM jobs WHERE state IN ('queued', 'failed') AND run_at <= now() \
            ORDER BY run_at LIMIT $1 FOR UPDATE SKIP LOCKED) \
-         RETURNING id, kind, payload, attempts, max_attempts, tenant_id",
+         RETURNING id, kind, payload, attempts, max_attempts, tenant_id, \
+           EXTRACT(EPOCH FROM now() - unavailable_since)::float8 AS unavailable_secs",
     )
     .bind(i64::try_from(n).unwrap_or(i64::MAX))
     .bind(&shared.config.worker_id)
@@ -470,6 +530,9 @@ async fn claim(shared: &Shared, n: usize) -> Result<Vec<Claimed>, QueueError> {
                 attempt: row.try_get("attempts")?,
                 max_attempts: row.try_get("max_attempts")?,
                 tenant_id: row.try_get("tenant_id")?,
+                unavailable_for: row
+                    .try_get::<Option<f64>, _>("unavailable_secs")?
+                    .map(|secs| Duration::from_secs_f64(secs.max(0.0))),
             };
             tracing::info!(job_id = %job.id, kind = %job.kind, tenant_id = ?job.tenant_id, attempt = job.attempt, state = "running", worker_id = %shared.config.worker_id, "job started");
             Ok(job)
@@ -598,11 +661,16 @@ async fn run_job(
         payload: job.payload.clone(),
         attempt: job.attempt,
         tenant_id: job.tenant_id,
+        max_attempts: job.max_attempts,
+        unavailable_for: job.unavailable_for,
+        unavailable_window: config.unavailable_window,
+        claimed_at: Instant::now(),
         pool: shared.pool.clone(),
         bookkeeping: shared.db.clone(),
         worker_id: Arc::from(config.worker_id.as_str()),
         stop: stop.clone(),
     };
+    let outage_clock = ctx.clone();
     // Its own task, so a panic is caught as a JoinError instead of unwinding the worker.
     let mut handle = AbortOnDrop(tokio::spawn(async move { handler.run(&ctx).await }));
     let every = config.lease / 3;
@@ -642,10 +710,33 @@ async fn run_job(
         Ok(Err(JobError::Cancelled)) => Outcome::Cancelled,
         Ok(Err(JobError::Permanent(error))) => Outcome::Dead(error),
         Ok(Err(JobError::Retry(error))) => failed(config, &job, error),
-        Ok(Err(JobError::Snooze { reason, delay })) => Outcome::Snoozed {
-            reason,
+        Ok(Err(JobError::Snooze { reason, delay })) => Outcome::Waiting {
+            label: format!("waiting: {reason}"),
             retry_in: delay,
+            outage: false,
         },
+        Ok(Err(e @ JobError::Unavailable { .. })) => {
+            let down_for = outage_clock.outage_elapsed();
+            let JobError::Unavailable { dependency, error } = &e else {
+                unreachable!("matched above")
+            };
+            if outage_clock.is_final(&e) {
+                Outcome::Dead(format!(
+                    "{dependency} was unavailable for {} min, longer than the retry window; gave up: {error}",
+                    down_for.as_secs() / 60
+                ))
+            } else {
+                Outcome::Waiting {
+                    label: format!("waiting for {dependency}: {error}"),
+                    retry_in: outage_backoff(
+                        config.backoff_base,
+                        config.unavailable_backoff_max,
+                        down_for,
+                    ),
+                    outage: true,
+                }
+            }
+        }
         Err(e) if e.is_panic() => {
             let error = format!("handler panicked: {}", panic_message(e.into_panic()));
             failed(config, &job, error)
@@ -699,25 +790,37 @@ async fn renew_lease(shared: &Shared, id: Uuid) -> Result<Option<bool>, QueueErr
 /// Record a failed, waiting, dead or cancelled attempt (retrying the write a few times).
 async fn finish(shared: &Shared, job: &Claimed, outcome: Outcome) {
     let millis = |d: &Duration| Some(i64::try_from(d.as_millis()).unwrap_or(i64::MAX));
-    let (state, error, retry_ms) = match &outcome {
-        Outcome::Failed { error, retry_in } => ("failed", Some(error.as_str()), millis(retry_in)),
-        Outcome::Snoozed { reason, retry_in } => {
-            ("queued", Some(reason.as_str()), millis(retry_in))
+    // The outage clock: started by an outage, kept by a snooze, cleared by anything else.
+    let (state, error, retry_ms, outage_clock) = match &outcome {
+        Outcome::Failed { error, retry_in } => {
+            ("failed", Some(error.as_str()), millis(retry_in), "clear")
         }
-        Outcome::Dead(error) => ("dead", Some(error.as_str()), None),
-        Outcome::Cancelled => ("cancelled", None, None),
+        Outcome::Waiting {
+            label,
+            retry_in,
+            outage,
+        } => (
+            "queued",
+            Some(label.as_str()),
+            millis(retry_in),
+            if *outage { "start" } else { "keep" },
+        ),
+        Outcome::Dead(error) => ("dead", Some(error.as_str()), None, "clear"),
+        Outcome::Cancelled => ("cancelled", None, None, "clear"),
     };
     let mut tries = 0u32;
     loop {
-        // Only a snoozed job goes back to 'queued': it gives its attempt back and shows what
+        // Only a waiting job goes back to 'queued': it gives its attempt back and shows what
         // it waits for as its progress label; its last error (if any) stays.
         let updated = sqlx::query(
             "UPDATE jobs SET state = $3, \
                last_error = CASE WHEN $3 = 'queued' THEN last_error ELSE COALESCE($4, last_error) END, \
-               progress_label = CASE WHEN $3 = 'queued' THEN 'waiting: ' || $4 ELSE progress_label END, \
+               progress_label = CASE WHEN $3 = 'queued' THEN $4 ELSE progress_label END, \
                attempts = CASE WHEN $3 = 'queued' THEN attempts - 1 ELSE attempts END, \
                run_at = COALESCE(now() + $5 * interval '1 millisecond', run_at), \
                finished_at = CASE WHEN $3 IN ('failed', 'queued') THEN NULL ELSE now() END, \
+               unavailable_since = CASE $6 WHEN 'start' THEN COALESCE(unavailable_since, now()) \
+                                           WHEN 'keep' THEN unavailable_since END, \
                locked_by = NULL, locked_until = NULL, updated_at = now() \
              WHERE id = $1 AND locked_by = $2 AND state = 'running'",
         )
@@ -726,6 +829,7 @@ async fn finish(shared: &Shared, job: &Claimed, outcome: Outcome) {
         .bind(state)
         .bind(error)
         .bind(retry_ms)
+        .bind(outage_clock)
         .execute(&shared.db)
         .await;
         match updated {
@@ -735,9 +839,11 @@ async fn finish(shared: &Shared, job: &Claimed, outcome: Outcome) {
                         shared.rescheduled.notify_one();
                         tracing::warn!(job_id = %job.id, kind = %job.kind, tenant_id = ?job.tenant_id, attempt = job.attempt, state, error = %error, retry_in_ms = retry_in.as_millis() as u64, "job attempt failed; will retry")
                     }
-                    Outcome::Snoozed { reason, retry_in } => {
+                    Outcome::Waiting {
+                        label, retry_in, ..
+                    } => {
                         shared.rescheduled.notify_one();
-                        tracing::info!(job_id = %job.id, kind = %job.kind, tenant_id = ?job.tenant_id, attempt = job.attempt, reason = %reason, retry_in_ms = retry_in.as_millis() as u64, "job waiting; the attempt is not counted")
+                        tracing::info!(job_id = %job.id, kind = %job.kind, tenant_id = ?job.tenant_id, attempt = job.attempt, reason = %label, retry_in_ms = retry_in.as_millis() as u64, "job waiting; the attempt is not counted")
                     }
                     Outcome::Dead(error) => {
                         tracing::error!(job_id = %job.id, kind = %job.kind, tenant_id = ?job.tenant_id, attempt = job.attempt, state, error = %error, "job dead")
@@ -779,7 +885,7 @@ async fn record_batch(shared: &Shared, batch: Vec<Done>) {
     loop {
         let rows = sqlx::query(
             "UPDATE jobs SET state = 'succeeded', locked_by = NULL, locked_until = NULL, \
-               finished_at = now(), updated_at = now() \
+               unavailable_since = NULL, finished_at = now(), updated_at = now() \
              WHERE id = ANY($1) AND locked_by = $2 AND state = 'running' RETURNING id",
         )
         .bind(&ids)
@@ -827,6 +933,16 @@ mod tests {
         }
         assert!(backoff(base, max, 50) <= max.mul_f64(1.2));
         assert!(backoff(base, max, 1) >= Duration::from_millis(800));
+    }
+
+    #[test]
+    fn waits_during_an_outage_follow_its_length_between_the_base_and_the_cap() {
+        let base = Duration::from_secs(2);
+        let max = Duration::from_secs(60);
+        for (down, low, high) in [(0, 1.6, 2.4), (10, 8.0, 12.0), (3600, 48.0, 72.0)] {
+            let wait = outage_backoff(base, max, Duration::from_secs(down)).as_secs_f64();
+            assert!((low..=high).contains(&wait), "after {down} s: {wait}");
+        }
     }
 
     #[test]

@@ -325,6 +325,135 @@ async fn a_waiting_job_shows_what_it_waits_for() {
 }
 
 #[tokio::test]
+async fn an_outage_longer_than_the_attempts_allow_is_waited_out_without_spending_them() {
+    let db = TestDb::new().await;
+    create_effects(&db.pool).await;
+    let queue = db.queue();
+    sqlx::query("CREATE TABLE odoo (up bool NOT NULL)")
+        .execute(&db.pool)
+        .await
+        .expect("odoo");
+    let registry = registry_with(
+        "needs-odoo",
+        handler_fn(|ctx| async move {
+            record_effect(&ctx).await?;
+            let up: Option<bool> = sqlx::query_scalar("SELECT up FROM odoo")
+                .fetch_optional(ctx.pool())
+                .await?;
+            if up == Some(true) {
+                Ok(())
+            } else {
+                Err(JobError::unavailable("Odoo", "connection refused"))
+            }
+        }),
+    );
+    let workers = Workers::start(
+        &db.pool,
+        registry,
+        WorkerConfig {
+            unavailable_window: Duration::from_secs(60),
+            unavailable_backoff_max: Duration::from_millis(100),
+            ..test_config()
+        },
+    );
+    // Two attempts: an outage of many tries must neither spend them nor kill the job.
+    let id = queue
+        .enqueue(NewJob::new("needs-odoo", json!({})).with_max_attempts(2))
+        .await
+        .expect("enqueue");
+    let waiting = eventually(Duration::from_secs(20), "eight tries", || async {
+        if effects_of(&db.pool, id).await < 8 {
+            return None;
+        }
+        queue
+            .get(id)
+            .await
+            .expect("get")
+            .filter(|j| j.state == JobState::Queued)
+    })
+    .await;
+    assert_eq!(
+        waiting.progress.label,
+        "waiting for Odoo: connection refused"
+    );
+    assert_eq!(waiting.last_error, None, "a wait is not shown as a failure");
+    assert_eq!(waiting.attempts, 0);
+    assert!(waiting.unavailable_since.is_some());
+    sqlx::query("INSERT INTO odoo VALUES (true)")
+        .execute(&db.pool)
+        .await
+        .expect("odoo back");
+    let job = wait_for_state(&queue, id, JobState::Succeeded).await;
+    workers.stop().await;
+    assert_eq!(job.attempts, 1);
+    assert_eq!(job.unavailable_since, None, "the outage is over");
+    db.drop().await;
+}
+
+#[tokio::test]
+async fn an_outage_past_the_retry_window_ends_the_job_dead() {
+    let db = TestDb::new().await;
+    let queue = db.queue();
+    let registry = registry_with(
+        "needs-odoo",
+        handler_fn(|ctx| async move {
+            let err = JobError::unavailable("Odoo", "connection refused");
+            // The handler knows in advance whether the queue gives up on this error.
+            if ctx.is_final(&err) {
+                sqlx::query("CREATE TABLE IF NOT EXISTS gave_up (at timestamptz)")
+                    .execute(ctx.pool())
+                    .await?;
+                sqlx::query("INSERT INTO gave_up VALUES (now())")
+                    .execute(ctx.pool())
+                    .await?;
+            }
+            Err(err)
+        }),
+    );
+    let workers = Workers::start(
+        &db.pool,
+        registry,
+        WorkerConfig {
+            unavailable_window: Duration::from_secs(60),
+            unavailable_backoff_max: Duration::from_millis(100),
+            ..test_config()
+        },
+    );
+    let id = queue
+        .enqueue(NewJob::new("needs-odoo", json!({})))
+        .await
+        .expect("enqueue");
+    eventually(Duration::from_secs(10), "the job waiting", || async {
+        queue
+            .get(id)
+            .await
+            .expect("get")
+            .filter(|j| j.unavailable_since.is_some())
+    })
+    .await;
+    // An hour of outage, in the database's clock: the next try is past the window.
+    sqlx::query("UPDATE jobs SET unavailable_since = now() - interval '61 seconds' WHERE id = $1")
+        .bind(id)
+        .execute(&db.pool)
+        .await
+        .expect("move the clock");
+    let job = wait_for_state(&queue, id, JobState::Dead).await;
+    workers.stop().await;
+    let error = job.last_error.unwrap_or_default();
+    assert!(
+        error.starts_with("Odoo was unavailable for 1 min, longer than the retry window"),
+        "{error}"
+    );
+    assert!(error.ends_with("connection refused"), "{error}");
+    let gave_up: i64 = sqlx::query_scalar("SELECT count(*) FROM gave_up")
+        .fetch_one(&db.pool)
+        .await
+        .expect("gave up");
+    assert_eq!(gave_up, 1, "is_final said so on the last try only");
+    db.drop().await;
+}
+
+#[tokio::test]
 async fn job_out_of_attempts_is_dead_with_its_last_error() {
     let db = TestDb::new().await;
     let queue = db.queue();

@@ -197,7 +197,7 @@ async fn run(p: &Platform, server: &str, id: &str) -> anyhow::Result<()> {
     let mut claims = Vec::new();
     for i in 0..ROUNDS {
         let standby = DbName::standby(&template)?;
-        p.dbm.clone_template(&template, &standby).await?;
+        p.dbm.clone_template(&template, &standby, None).await?;
         sqlx::query("INSERT INTO warm_pool (db_name, template, ready) VALUES ($1, $2, true)")
             .bind(standby.as_str())
             .bind(template.as_str())

@@ -3,7 +3,8 @@
 use serde_json::Value;
 use uuid::Uuid;
 
-/// Who made a change: `system` (jobs), `api:<token name>`, `superadmin:<email>`.
+/// Who made a change: `system` (jobs), `billing`, `api:<token name>`, `superadmin:<email>`,
+/// `owner:<email>` (a tenant owner), `anonymous` (a visitor of the public pages).
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Actor(String);
 
@@ -11,6 +12,11 @@ impl Actor {
     /// The platform itself (a job).
     pub fn system() -> Actor {
         Actor("system".to_owned())
+    }
+
+    /// Billing, acting on what Stripe says (subscription states, dunning deadlines).
+    pub fn billing() -> Actor {
+        Actor("billing".to_owned())
     }
 
     /// An API client, by token name.
@@ -26,6 +32,16 @@ impl Actor {
     /// A superadmin in the portal, by email.
     pub fn superadmin(email: &str) -> Actor {
         Actor(format!("superadmin:{email}"))
+    }
+
+    /// A tenant owner (portal or owner API token), by email.
+    pub fn owner(email: &str) -> Actor {
+        Actor(format!("owner:{email}"))
+    }
+
+    /// A visitor who is not signed in (sign-up, password-reset requests).
+    pub fn anonymous() -> Actor {
+        Actor("anonymous".to_owned())
     }
 
     /// The actor's text as stored.

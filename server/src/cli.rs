@@ -1,5 +1,6 @@
 //! Command line: `server [serve|worker|migrate|create-api-token NAME|list-api-tokens|
-//! revoke-api-token NAME|create-superadmin|build-template PLAN]`.
+//! revoke-api-token NAME|create-superadmin|disable-superadmin|enable-superadmin|
+//! build-template PLAN|repair-db-owners]`.
 
 use crate::config::{redacted_database_url, Config};
 use crate::platform::Platform;
@@ -51,10 +52,41 @@ enum Command {
         #[arg(long, conflicts_with = "reset_password")]
         if_none: bool,
     },
+    /// Disable a superadmin: their sessions end and they cannot sign in (a password reset
+    /// does not enable them again).
+    DisableSuperadmin {
+        /// The superadmin's email.
+        #[arg(long)]
+        email: String,
+    },
+    /// Enable a disabled superadmin again.
+    EnableSuperadmin {
+        /// The superadmin's email.
+        #[arg(long)]
+        email: String,
+    },
     /// Queue a (re)build of a plan's template database (run by the workers).
     BuildTemplate {
         /// The plan's key.
         plan: String,
+    },
+    /// Queue the job that gives every tenant and warm-pool database to Odoo's role
+    /// (ODOO_DB_ROLE, else each template's owner): Odoo serves only the databases its own
+    /// role owns. Run after changing ODOO_DB_ROLE; migration 0007 queued it once already.
+    RepairDbOwners,
+    /// Print a static configuration for a local Traefik that routes every host through
+    /// this server's route table (the local topology of scripts/run.sh). Reads
+    /// INTERNAL_BIND_ADDR and TRAEFIK_CONFIG_SECRET like `serve`.
+    TraefikConfig {
+        /// Address of the `web` entry point, e.g. 127.0.0.1:8000.
+        #[arg(long)]
+        web: std::net::SocketAddr,
+        /// Address of the `traefik` entry point (/ping, /metrics, /api), e.g. 127.0.0.1:8001.
+        #[arg(long)]
+        admin: std::net::SocketAddr,
+        /// Access log file (JSON lines); standard output when absent.
+        #[arg(long)]
+        access_log: Option<std::path::PathBuf>,
     },
 }
 
@@ -100,6 +132,11 @@ async fn run(command: Command, config: Config) -> anyhow::Result<()> {
             Ok(())
         }
         Command::Serve => serve(config, database).await,
+        Command::TraefikConfig {
+            web,
+            admin,
+            access_log,
+        } => print_traefik_config(&config, web, admin, access_log),
         Command::Worker => worker(config, database).await,
         Command::CreateApiToken { name } => {
             let pool = db::prepare(&config.database_url, 2)
@@ -145,17 +182,30 @@ async fn run(command: Command, config: Config) -> anyhow::Result<()> {
                 }
             } else {
                 let password = read_password()?;
-                let created =
+                let change =
                     crate::admin::auth::create_superadmin(&pool, &email, &password, reset_password)
                         .await?;
-                tracing::info!(
-                    %email,
-                    "{}",
-                    if created { "superadmin created" } else { "superadmin password reset; their sessions are ended" }
-                );
+                use crate::admin::auth::SuperadminChange;
+                match change {
+                    SuperadminChange::Created => tracing::info!(%email, "superadmin created"),
+                    SuperadminChange::PasswordReset { disabled: false } => tracing::info!(
+                        %email,
+                        "superadmin password reset; their sessions and sign-in delay are ended"
+                    ),
+                    SuperadminChange::PasswordReset { disabled: true } => tracing::warn!(
+                        %email,
+                        "superadmin password reset, but the account is disabled: enable it with `server enable-superadmin --email {email}`"
+                    ),
+                }
             }
             pool.close().await;
             Ok(())
+        }
+        Command::DisableSuperadmin { email } => {
+            set_superadmin_disabled(&config, &database, &email, true).await
+        }
+        Command::EnableSuperadmin { email } => {
+            set_superadmin_disabled(&config, &database, &email, false).await
         }
         Command::BuildTemplate { plan } => {
             let pool = db::prepare(&config.database_url, 2)
@@ -171,6 +221,15 @@ async fn run(command: Command, config: Config) -> anyhow::Result<()> {
                     .await
                     .map_err(|e| anyhow::anyhow!("{e}"))?;
             tracing::info!(%plan, job_id = %job, "template build queued; workers will run it");
+            pool.close().await;
+            Ok(())
+        }
+        Command::RepairDbOwners => {
+            let pool = db::prepare(&config.database_url, 2)
+                .await
+                .with_context(|| format!("preparing {database}"))?;
+            let job = crate::tenants::lifecycle::enqueue_owner_repair(&pool).await?;
+            tracing::info!(job_id = %job, "database owner repair queued; workers will run it");
             pool.close().await;
             Ok(())
         }
@@ -242,6 +301,54 @@ fn print_tokens(tokens: &[crate::auth::TokenInfo]) {
     }
 }
 
+async fn set_superadmin_disabled(
+    config: &Config,
+    database: &str,
+    email: &str,
+    disable: bool,
+) -> anyhow::Result<()> {
+    let pool = db::prepare(&config.database_url, 2)
+        .await
+        .with_context(|| format!("preparing {database}"))?;
+    crate::admin::auth::set_superadmin_disabled(&pool, email, disable).await?;
+    if disable {
+        tracing::info!(%email, "superadmin disabled; their sessions are ended");
+    } else {
+        tracing::info!(%email, "superadmin enabled");
+    }
+    pool.close().await;
+    Ok(())
+}
+
+#[allow(clippy::print_stdout)]
+fn print_traefik_config(
+    config: &Config,
+    web: std::net::SocketAddr,
+    admin: std::net::SocketAddr,
+    access_log: Option<std::path::PathBuf>,
+) -> anyhow::Result<()> {
+    use secrecy::ExposeSecret;
+    let secret = config
+        .routing
+        .traefik_config_secret
+        .as_ref()
+        .context("TRAEFIK_CONFIG_SECRET is not set: Traefik could not read the route table")?;
+    let local = crate::routing::traefik::LocalTraefik {
+        web,
+        websecure: None,
+        admin,
+        provider_url: crate::routing::traefik::LocalTraefik::provider_url_for(
+            config.routing.internal_bind_addr,
+        ),
+        secret: secret.expose_secret().to_owned(),
+        poll_interval_ms: crate::routing::traefik::POLL_INTERVAL_MS,
+        access_log,
+        acme: Vec::new(),
+    };
+    println!("{}", serde_json::to_string_pretty(&local.static_config())?);
+    Ok(())
+}
+
 async fn worker(config: Config, database: String) -> anyhow::Result<()> {
     let pool = db::prepare(&config.database_url, config.db_max_connections)
         .await
@@ -254,6 +361,23 @@ async fn worker(config: Config, database: String) -> anyhow::Result<()> {
     pool.close().await;
     tracing::info!("workers stopped");
     Ok(())
+}
+
+/// Says at start-up whether the SMTP server answers. Not fatal: messages wait in the
+/// outbox and are retried until it does, but a wrong setting shows at once in the log.
+async fn check_smtp(platform: &Platform) {
+    let timeout = std::time::Duration::from_secs(platform.config.mail.smtp_timeout_secs);
+    match tokio::time::timeout(timeout, platform.mailer.check()).await {
+        Ok(Ok(())) => tracing::info!(smtp = %platform.mailer.describe, "SMTP server answers"),
+        Ok(Err(error)) => tracing::error!(
+            %error,
+            "the SMTP server does not answer: messages stay queued in the outbox until it does (check SMTP_HOST, SMTP_PORT, SMTP_TLS)"
+        ),
+        Err(_) => tracing::error!(
+            smtp = %platform.mailer.describe,
+            "the SMTP server did not answer in time: messages stay queued in the outbox until it does"
+        ),
+    }
 }
 
 async fn serve(config: Config, database: String) -> anyhow::Result<()> {
@@ -278,6 +402,7 @@ async fn serve(config: Config, database: String) -> anyhow::Result<()> {
     let config = Arc::new(config);
     // One set of services (pools, hashing limit) shared by the web handlers and the workers.
     let platform = Platform::new(config.clone(), pool.clone())?;
+    check_smtp(&platform).await;
     let (stop_workers, workers_stopped) = tokio::sync::oneshot::channel::<()>();
     let workers = if config.run_workers {
         let settings = jobs::worker_config(&platform);
@@ -292,11 +417,40 @@ async fn serve(config: Config, database: String) -> anyhow::Result<()> {
         tracing::info!("RUN_WORKERS=false: this process runs no jobs");
         None
     };
-    let app = web::router(platform);
-    axum::serve(listener, app)
-        .with_graceful_shutdown(shutdown::signal())
+    // The route table for Traefik and the metrics, on their own listener that no public
+    // route reaches.
+    let address = config.routing.internal_bind_addr;
+    let internal_listener = tokio::net::TcpListener::bind(address)
         .await
-        .context("serving HTTP")?;
+        .with_context(|| format!("binding INTERNAL_BIND_ADDR {address}"))?;
+    tracing::info!(%address, "metrics on http://{address}{}", crate::routing::METRICS_PATH);
+    if config.routing.traefik_config_secret.is_some() {
+        tracing::info!(%address, "route table for Traefik on http://{address}{}", crate::routing::CONFIG_PATH);
+    } else {
+        tracing::info!("TRAEFIK_CONFIG_SECRET is not set: no route table for Traefik");
+    }
+    let internal_app = crate::routing::endpoint::internal_router(platform.clone());
+    let internal = tokio::spawn(async move {
+        axum::serve(internal_listener, internal_app)
+            .with_graceful_shutdown(shutdown::signal())
+            .await
+    });
+    let app = web::router(platform);
+    // Connection info: the client's address (sign-in throttling), see client_address.
+    axum::serve(
+        listener,
+        app.into_make_service_with_connect_info::<std::net::SocketAddr>(),
+    )
+    .with_graceful_shutdown(shutdown::signal())
+    .await
+    .context("serving HTTP")?;
+    match internal.await {
+        Ok(Ok(())) => {}
+        Ok(Err(error)) => {
+            tracing::error!(%error, "the internal listener stopped with an error")
+        }
+        Err(error) => tracing::error!(%error, "the internal listener panicked"),
+    }
     let _ = stop_workers.send(());
     if let Some(workers) = workers {
         match workers.await {

@@ -15,6 +15,12 @@ use std::path::{Path, PathBuf};
 use std::time::Duration;
 use uuid::Uuid;
 
+/// Name prefixes of the databases the platform makes for itself (templates, their builds,
+/// standbys, clones before they take a tenant's name, backup copies). No tenant database
+/// name starts with one (`TENANT_DB_PREFIX` may not), and plan keys cannot contain `-`, so
+/// no name of one kind can spell a name of another.
+pub const RESERVED_PREFIXES: &[&str] = &["tmpl_", "build_", "pool_", "clone_", "dump_"];
+
 /// A validated PostgreSQL database name the platform manages.
 #[derive(Clone, Debug, PartialEq, Eq, Hash, PartialOrd, Ord)]
 pub struct DbName(String);
@@ -33,9 +39,14 @@ impl DbName {
         }
     }
 
-    /// `<prefix><slug>`: the database of a tenant (`t_acme`).
+    /// `<prefix><slug>`: the database of a tenant (`t_acme`); never one of the
+    /// [`RESERVED_PREFIXES`].
     pub fn tenant(prefix: &str, slug: &str) -> Result<DbName, DbManagerError> {
-        DbName::parse(&format!("{prefix}{slug}"))
+        let name = format!("{prefix}{slug}");
+        if RESERVED_PREFIXES.iter().any(|r| name.starts_with(r)) {
+            return Err(DbManagerError::InvalidName(name));
+        }
+        DbName::parse(&name)
     }
 
     /// `tmpl_<odoo major>_<plan key>`: the template of a plan.
@@ -43,10 +54,31 @@ impl DbName {
         DbName::parse(&format!("tmpl_{odoo_version}_{plan_key}"))
     }
 
+    /// `build_<odoo major>_<plan key>`: where a plan's template is built before it takes
+    /// the template's name. Its own prefix: with a suffix instead (`tmpl_18_a_new`), plan
+    /// `a`'s build would be plan `a_new`'s template, dropped when `a` is rebuilt.
+    pub fn template_build(odoo_version: u32, plan_key: &str) -> Result<DbName, DbManagerError> {
+        DbName::parse(&format!("build_{odoo_version}_{plan_key}"))
+    }
+
+    /// `clone_<tenant id>`: a tenant's clone of its template until it is marked as the
+    /// tenant's and renamed to the tenant's name ([`DbManager::clone_for_tenant`]). Only
+    /// this platform makes such a name, so a retry may take over the one it finds.
+    pub fn tenant_clone(tenant_id: Uuid) -> Result<DbName, DbManagerError> {
+        DbName::parse(&format!("clone_{}", tenant_id.simple()))
+    }
+
     /// `pool_<template>_<short random>`: a standby copy of a template.
     pub fn standby(template: &DbName) -> Result<DbName, DbManagerError> {
         let random = Uuid::new_v4().simple().to_string();
         DbName::parse(&format!("pool_{}_{}", template.0, &random[..8]))
+    }
+
+    /// `dump_<tenant id>`: the private copy a closed tenant database is dumped from
+    /// ([`DbManager::backup_closed`]); the same name on every attempt, so a retry finds
+    /// and replaces the copy of an interrupted one.
+    pub fn dump_copy(tenant_id: Uuid) -> Result<DbName, DbManagerError> {
+        DbName::parse(&format!("dump_{}", tenant_id.simple()))
     }
 
     /// The name as it is.
@@ -95,6 +127,14 @@ pub enum DbManagerError {
         #[source]
         source: std::io::Error,
     },
+    /// A database of this name exists and is not the one asked for: it carries no marker
+    /// of the tenant (another application's, the platform's own, another tenant's). It is
+    /// never adopted or dropped.
+    #[error(
+        "a database named {0} already exists and is not this tenant's: it is left alone; \
+         give the tenant another slug"
+    )]
+    NotOurs(DbName),
     /// `pg_dump` failed.
     #[error("pg_dump of {db} failed: {message}")]
     Backup {
@@ -105,7 +145,30 @@ pub enum DbManagerError {
     },
 }
 
+/// True when PostgreSQL itself cannot be reached or is restarting (connection refused or
+/// lost, pool time-out, `08xxx`, `57P01`–`57P03` shutdown and start-up, `53300` too many
+/// connections): jobs wait for it rather than spend attempts.
+pub fn unreachable(e: &sqlx::Error) -> bool {
+    match e {
+        sqlx::Error::Database(d) => {
+            let code = d.code().map(|c| c.into_owned()).unwrap_or_default();
+            code.starts_with("08") || matches!(code.as_str(), "57P01" | "57P02" | "57P03" | "53300")
+        }
+        sqlx::Error::Io(_)
+        | sqlx::Error::PoolTimedOut
+        | sqlx::Error::PoolClosed
+        | sqlx::Error::Tls(_)
+        | sqlx::Error::WorkerCrashed => true,
+        _ => false,
+    }
+}
+
 impl DbManagerError {
+    /// True when PostgreSQL cannot be reached (see [`unreachable`]).
+    pub fn is_unreachable(&self) -> bool {
+        matches!(self, DbManagerError::Postgres { source, .. } if unreachable(source))
+    }
+
     /// True for errors a retry may cure (connection problems, locks, a busy database).
     pub fn is_transient(&self) -> bool {
         match self {
@@ -130,7 +193,9 @@ impl DbManagerError {
                 _ => false,
             },
             DbManagerError::Io { .. } | DbManagerError::Backup { .. } => true,
-            DbManagerError::InvalidName(_) | DbManagerError::NotFound(_) => false,
+            DbManagerError::InvalidName(_)
+            | DbManagerError::NotFound(_)
+            | DbManagerError::NotOurs(_) => false,
         }
     }
 }
@@ -142,6 +207,25 @@ fn pg(doing: &'static str, db: &DbName) -> impl FnOnce(sqlx::Error) -> DbManager
 
 fn is_code(e: &sqlx::Error, code: &str) -> bool {
     matches!(e, sqlx::Error::Database(d) if d.code().as_deref() == Some(code))
+}
+
+/// Whose a database is, by its marker (`COMMENT ON DATABASE`, [`tenant_marker`]).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Holder {
+    /// No database of that name.
+    Absent,
+    /// It carries this tenant's marker: made for it by the platform.
+    Tenant,
+    /// It exists without this tenant's marker: not ours to adopt or drop.
+    Other,
+}
+
+/// The comment that marks a database as a tenant's: only a database carrying its tenant's
+/// marker is ever adopted or dropped as that tenant's. (A database's comment lives in the
+/// cluster's shared catalog: it survives a rename, is not copied by `CREATE DATABASE …
+/// TEMPLATE`, and is readable without connecting, also while the database is closed.)
+pub fn tenant_marker(tenant_id: Uuid) -> String {
+    format!("odoo-saas tenant {tenant_id}")
 }
 
 /// How a clone was neutralized: the values Odoo's duplicate resets, and the owner.
@@ -274,14 +358,46 @@ impl DbManager {
         names.iter().map(|n| DbName::parse(n)).collect()
     }
 
-    /// `CREATE DATABASE target TEMPLATE template`; `AlreadyDone` if `target` exists.
+    /// The role that owns the database, if it exists.
+    pub async fn owner(&self, db: &DbName) -> Result<Option<String>, DbManagerError> {
+        sqlx::query_scalar(
+            "SELECT pg_get_userbyid(datdba)::text FROM pg_database WHERE datname = $1",
+        )
+        .bind(db.as_str())
+        .fetch_optional(&self.maintenance)
+        .await
+        .map_err(pg("reading the owner", db))
+    }
+
+    /// `ALTER DATABASE db OWNER TO role` (the platform's role must be a member of `role`).
+    pub async fn set_owner(&self, db: &DbName, role: &str) -> Result<(), DbManagerError> {
+        let sql = format!(
+            "ALTER DATABASE {} OWNER TO {}",
+            db.quoted(),
+            quote_identifier(role)
+        );
+        match sqlx::query(&sql).execute(&self.maintenance).await {
+            Ok(_) => Ok(()),
+            Err(e) if is_code(&e, "3D000") => Err(DbManagerError::NotFound(db.clone())),
+            Err(e) => Err(pg("changing the owner", db)(e)),
+        }
+    }
+
+    /// `CREATE DATABASE target OWNER owner TEMPLATE template`; `AlreadyDone` if `target`
+    /// exists. `owner` is Odoo's role: Odoo only serves the databases its role owns
+    /// (`odoo/service/db.py`, `list_dbs`), while a plain `CREATE DATABASE … TEMPLATE` would
+    /// give the database to the platform's role. `None` keeps PostgreSQL's default.
     pub async fn clone_template(
         &self,
         template: &DbName,
         target: &DbName,
+        owner: Option<&str>,
     ) -> Result<Outcome, DbManagerError> {
+        let owner = owner
+            .map(|o| format!(" OWNER {}", quote_identifier(o)))
+            .unwrap_or_default();
         let sql = format!(
-            "CREATE DATABASE {} TEMPLATE {}",
+            "CREATE DATABASE {}{owner} TEMPLATE {}",
             target.quoted(),
             template.quoted()
         );
@@ -300,14 +416,76 @@ impl DbManager {
         }
     }
 
-    /// `ALTER DATABASE from RENAME TO to` (claims a standby database).
+    /// `ALTER DATABASE from RENAME TO to` (claims a standby database); [`NotOurs`] when
+    /// `to` exists.
+    ///
+    /// [`NotOurs`]: DbManagerError::NotOurs
     pub async fn rename(&self, from: &DbName, to: &DbName) -> Result<(), DbManagerError> {
         let sql = format!("ALTER DATABASE {} RENAME TO {}", from.quoted(), to.quoted());
         match sqlx::query(&sql).execute(&self.maintenance).await {
             Ok(_) => Ok(()),
             Err(e) if is_code(&e, "3D000") => Err(DbManagerError::NotFound(from.clone())),
+            Err(e) if is_code(&e, "42P04") => Err(DbManagerError::NotOurs(to.clone())),
             Err(e) => Err(pg("renaming the database", from)(e)),
         }
+    }
+
+    /// Marks `db` as `tenant_id`'s ([`tenant_marker`]).
+    pub async fn mark_tenant(&self, db: &DbName, tenant_id: Uuid) -> Result<(), DbManagerError> {
+        // COMMENT takes no parameters; the marker is a uuid and fixed words (no quote).
+        let sql = format!(
+            "COMMENT ON DATABASE {} IS '{}'",
+            db.quoted(),
+            tenant_marker(tenant_id)
+        );
+        match sqlx::query(&sql).execute(&self.maintenance).await {
+            Ok(_) => Ok(()),
+            Err(e) if is_code(&e, "3D000") => Err(DbManagerError::NotFound(db.clone())),
+            Err(e) => Err(pg("marking the database", db)(e)),
+        }
+    }
+
+    /// Whether `db` is absent, `tenant_id`'s (carries its marker), or someone else's.
+    pub async fn holder(&self, db: &DbName, tenant_id: Uuid) -> Result<Holder, DbManagerError> {
+        let comment: Option<Option<String>> = sqlx::query_scalar(
+            "SELECT shobj_description(oid, 'pg_database') FROM pg_database WHERE datname = $1",
+        )
+        .bind(db.as_str())
+        .fetch_optional(&self.maintenance)
+        .await
+        .map_err(pg("reading the database's marker", db))?;
+        Ok(match comment {
+            None => Holder::Absent,
+            Some(Some(c)) if c == tenant_marker(tenant_id) => Holder::Tenant,
+            Some(_) => Holder::Other,
+        })
+    }
+
+    /// Makes `tenant_id`'s database `target` from `template` unless it exists: cloned under
+    /// [`DbName::tenant_clone`], marked, then renamed, so a database of the tenant's name is
+    /// the tenant's exactly when it carries the marker. An existing `target` with the marker
+    /// (an earlier attempt's) is `AlreadyDone`; without it, [`NotOurs`], untouched.
+    ///
+    /// [`NotOurs`]: DbManagerError::NotOurs
+    pub async fn clone_for_tenant(
+        &self,
+        template: &DbName,
+        target: &DbName,
+        tenant_id: Uuid,
+        owner: Option<&str>,
+    ) -> Result<Outcome, DbManagerError> {
+        match self.holder(target, tenant_id).await? {
+            Holder::Tenant => return Ok(Outcome::AlreadyDone),
+            Holder::Other => return Err(DbManagerError::NotOurs(target.clone())),
+            Holder::Absent => {}
+        }
+        // A clone an interrupted attempt left under this name is the tenant's: only this
+        // function makes the name, for this tenant.
+        let staging = DbName::tenant_clone(tenant_id)?;
+        self.clone_template(template, &staging, owner).await?;
+        self.mark_tenant(&staging, tenant_id).await?;
+        self.rename(&staging, target).await?;
+        Ok(Outcome::Done)
     }
 
     /// Closes a template: no connections, marked as a template.
@@ -400,24 +578,28 @@ impl DbManager {
             .execute(&self.maintenance)
             .await
             .map_err(pg("dropping the database", db))?;
-        if let Some(dir) = &self.filestore_dir {
-            let folder = dir.join(db.as_str());
-            match tokio::fs::remove_dir_all(&folder).await {
-                Ok(()) => {}
-                Err(e) if e.kind() == std::io::ErrorKind::NotFound => {}
-                Err(source) => {
-                    return Err(DbManagerError::Io {
-                        doing: format!("removing {}", folder.display()),
-                        source,
-                    })
-                }
-            }
-        }
+        self.remove_filestore(db).await?;
         Ok(if existed {
             Outcome::Done
         } else {
             Outcome::AlreadyDone
         })
+    }
+
+    /// Removes the database's filestore folder, if any.
+    pub async fn remove_filestore(&self, db: &DbName) -> Result<(), DbManagerError> {
+        let Some(dir) = &self.filestore_dir else {
+            return Ok(());
+        };
+        let folder = dir.join(db.as_str());
+        match tokio::fs::remove_dir_all(&folder).await {
+            Ok(()) => Ok(()),
+            Err(e) if e.kind() == std::io::ErrorKind::NotFound => Ok(()),
+            Err(source) => Err(DbManagerError::Io {
+                doing: format!("removing {}", folder.display()),
+                source,
+            }),
+        }
     }
 
     /// Opens one connection to a managed database.
@@ -565,6 +747,42 @@ impl DbManager {
         result
     }
 
+    /// The admin's (id 2) password hash, if the database has an admin with one.
+    pub async fn admin_password_hash(
+        &self,
+        db: &DbName,
+    ) -> Result<Option<SecretString>, DbManagerError> {
+        let mut conn = self.connect_to(db).await?;
+        let result: Result<Option<Option<String>>, _> =
+            sqlx::query_scalar("SELECT password FROM res_users WHERE id = 2")
+                .fetch_optional(&mut conn)
+                .await
+                .map_err(pg("reading the admin's password hash", db));
+        let _ = conn.close().await;
+        Ok(result?.flatten().map(SecretString::from))
+    }
+
+    /// Puts `restore` back as the admin's (id 2) password hash if it is still `expected`
+    /// (a one-time hash a job wrote); false when someone changed it meanwhile.
+    pub async fn restore_admin_password_hash(
+        &self,
+        db: &DbName,
+        expected: &SecretString,
+        restore: &SecretString,
+    ) -> Result<bool, DbManagerError> {
+        let mut conn = self.connect_to(db).await?;
+        let result =
+            sqlx::query("UPDATE res_users SET password = $1 WHERE id = 2 AND password = $2")
+                .bind(restore.expose_secret())
+                .bind(expected.expose_secret())
+                .execute(&mut conn)
+                .await
+                .map(|done| done.rows_affected() == 1)
+                .map_err(pg("restoring the admin's password", db));
+        let _ = conn.close().await;
+        result
+    }
+
     /// The admin's login (id 2), if the database has one.
     pub async fn admin_login(&self, db: &DbName) -> Result<Option<String>, DbManagerError> {
         let mut conn = self.connect_to(db).await?;
@@ -609,8 +827,39 @@ impl DbManager {
         })?
     }
 
-    /// `pg_dump -Fc` of the database into the backup folder; returns the file written.
-    pub async fn backup(&self, db: &DbName) -> Result<PathBuf, DbManagerError> {
+    /// `pg_dump -Fc` of a database that refuses connections (a suspended tenant's), which
+    /// stays closed throughout. PostgreSQL refuses every connection to it, pg_dump's
+    /// included, so the dump reads `copy`: `CREATE DATABASE … TEMPLATE` needs no
+    /// connection to its source, and Odoo does not serve the copy (its role does not own
+    /// it, and CONNECT is revoked from PUBLIC). The copy is dropped whatever the dump's
+    /// outcome; the file is named after `db`.
+    pub async fn backup_closed(
+        &self,
+        db: &DbName,
+        copy: &DbName,
+    ) -> Result<PathBuf, DbManagerError> {
+        // A copy left by an interrupted attempt may be incomplete: start again.
+        self.drop_database(copy).await?;
+        let create = format!("CREATE DATABASE {} TEMPLATE {}", copy.quoted(), db.quoted());
+        match sqlx::query(&create).execute(&self.maintenance).await {
+            Ok(_) => {}
+            Err(e) if is_code(&e, "3D000") => return Err(DbManagerError::NotFound(db.clone())),
+            Err(e) => return Err(pg("copying the database for its backup", db)(e)),
+        }
+        let revoke = format!("REVOKE CONNECT ON DATABASE {} FROM PUBLIC", copy.quoted());
+        let dumped = match sqlx::query(&revoke).execute(&self.maintenance).await {
+            Ok(_) => self.dump(copy, db).await,
+            Err(e) => Err(pg("closing the copy to others", copy)(e)),
+        };
+        let dropped = self.drop_database(copy).await;
+        let file = dumped?;
+        dropped?;
+        Ok(file)
+    }
+
+    /// `pg_dump -Fc` of `from` into the backup folder, in a file named after `name`;
+    /// returns the file written.
+    async fn dump(&self, from: &DbName, name: &DbName) -> Result<PathBuf, DbManagerError> {
         let io = |doing: String| move |source| DbManagerError::Io { doing, source };
         tokio::fs::create_dir_all(&self.backup_dir)
             .await
@@ -618,7 +867,7 @@ impl DbManager {
         let stamp = chrono::Utc::now().format("%Y%m%dT%H%M%SZ");
         let file = self
             .backup_dir
-            .join(format!("{}-{stamp}.dump", db.as_str()));
+            .join(format!("{}-{stamp}.dump", name.as_str()));
         let mut command = tokio::process::Command::new("pg_dump");
         command
             .arg("--format=custom")
@@ -632,7 +881,7 @@ impl DbManager {
             .arg("--file")
             .arg(&file)
             .arg("--dbname")
-            .arg(db.as_str());
+            .arg(from.as_str());
         if let Some(password) = &self.dump.password {
             command.env("PGPASSWORD", password.expose_secret());
         }
@@ -642,7 +891,7 @@ impl DbManager {
             .map_err(io("running pg_dump".to_owned()))?;
         if !output.status.success() {
             return Err(DbManagerError::Backup {
-                db: db.0.clone(),
+                db: name.0.clone(),
                 message: String::from_utf8_lossy(&output.stderr).trim().to_owned(),
             });
         }
@@ -692,6 +941,19 @@ mod tests {
         ] {
             assert!(DbName::parse(bad).is_err(), "{bad} accepted");
         }
+        // No kind of name spells another kind's: a tenant's never takes a platform prefix,
+        // and a build never spells another plan's template (keys have no `-`, builds their
+        // own prefix).
+        assert!(DbName::tenant("pool_", "acme").is_err());
+        assert!(DbName::tenant("tmpl_18_", "basic").is_err());
+        assert_eq!(
+            DbName::template_build(18, "basic").expect("valid").as_str(),
+            "build_18_basic"
+        );
+        assert_ne!(
+            DbName::template_build(18, "a").expect("valid"),
+            DbName::template(18, "a_new").expect("valid")
+        );
         let tmpl = DbName::template(18, "basic").expect("valid");
         let pool = DbName::standby(&tmpl).expect("valid");
         assert!(pool.as_str().starts_with("pool_tmpl_18_basic_"), "{pool}");

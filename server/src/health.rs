@@ -1,5 +1,9 @@
-//! `/healthz` (the process answers), `/readyz` (the database answers) and `/metrics`.
+//! `/healthz` (the process answers) and `/readyz` (the database answers) on the public
+//! listener; `/metrics` on the internal one (`INTERNAL_BIND_ADDR`), which no Traefik router
+//! reaches, so the process's figures are not published on `admin.<domain>`.
 
+use crate::observability;
+use crate::platform::Platform;
 use crate::web::AppState;
 use axum::extract::State;
 use axum::http::{header, StatusCode};
@@ -41,16 +45,16 @@ fn unavailable(reason: &str) -> Response {
         .into_response()
 }
 
-/// Prometheus text exposition of the process's metrics.
-pub async fn metrics(State(state): State<AppState>) -> Response {
-    metrics::gauge!("db_pool_connections").set(f64::from(state.pool.size()));
-    metrics::gauge!("db_pool_idle_connections").set(state.pool.num_idle() as f64);
+/// Prometheus text exposition of the process's metrics (internal listener only).
+pub async fn metrics(State(platform): State<Platform>) -> Response {
+    metrics::gauge!("db_pool_connections").set(f64::from(platform.pool.size()));
+    metrics::gauge!("db_pool_idle_connections").set(platform.pool.num_idle() as f64);
     (
         [(
             header::CONTENT_TYPE,
             "text/plain; version=0.0.4; charset=utf-8",
         )],
-        state.metrics.render(),
+        observability::metrics_handle().render(),
     )
         .into_response()
 }

@@ -22,6 +22,18 @@ pub mod kinds {
     pub const REFILL_POOL: &str = "pool.refill";
     /// Build a plan's template.
     pub const BUILD_TEMPLATE: &str = "plan.build_template";
+    /// Give every tenant and standby database to Odoo's role (one-time repair of databases
+    /// made before they were created owned by it; queued by migration 0007 and by
+    /// `server repair-db-owners`).
+    pub const REPAIR_DB_OWNERS: &str = "tenant.repair_db_owners";
+    /// Check a custom domain's DNS (until seen or timed out).
+    pub const VERIFY_DOMAIN: &str = "domain.verify";
+    /// Set a tenant's Odoo administrator password to one its owner chose.
+    pub const RESET_ADMIN_PASSWORD: &str = "tenant.reset_admin_password";
+    /// Add companies to a tenant's Odoo.
+    pub const ADD_COMPANIES: &str = "tenant.add_companies";
+    /// Send one outbox message over SMTP.
+    pub const SEND_MAIL: &str = "mail.send";
     /// Does nothing (queue benchmarks and smoke tests).
     pub const NOOP: &str = "noop";
 }
@@ -44,12 +56,57 @@ impl Handler for RefillPool {
     }
 }
 
+struct BillingJobs(Platform);
+
+#[async_trait::async_trait]
+impl Handler for BillingJobs {
+    async fn run(&self, job: &JobContext) -> Result<(), JobError> {
+        crate::billing::run_job(&self.0, job).await
+    }
+}
+
+struct SendMail(Platform);
+
+#[async_trait::async_trait]
+impl Handler for SendMail {
+    async fn run(&self, job: &JobContext) -> Result<(), JobError> {
+        crate::mail::sender::run(&self.0, job).await
+    }
+}
+
 struct BuildTemplate(Platform);
 
 #[async_trait::async_trait]
 impl Handler for BuildTemplate {
     async fn run(&self, job: &JobContext) -> Result<(), JobError> {
         lifecycle::build_template(&self.0, job).await
+    }
+}
+
+struct OwnerJobs(Platform);
+
+#[async_trait::async_trait]
+impl Handler for OwnerJobs {
+    async fn run(&self, job: &JobContext) -> Result<(), JobError> {
+        crate::tenants::odoo_admin::run(&self.0, job).await
+    }
+}
+
+struct RepairDbOwners(Platform);
+
+#[async_trait::async_trait]
+impl Handler for RepairDbOwners {
+    async fn run(&self, job: &JobContext) -> Result<(), JobError> {
+        lifecycle::repair_db_owners(&self.0, job).await
+    }
+}
+
+struct VerifyDomain(Platform);
+
+#[async_trait::async_trait]
+impl Handler for VerifyDomain {
+    async fn run(&self, job: &JobContext) -> Result<(), JobError> {
+        crate::domains::verify::run(&self.0, job).await
     }
 }
 
@@ -65,11 +122,33 @@ pub fn registry(platform: &Platform) -> Registry {
     ] {
         registry.register(kind, tenant_jobs.clone());
     }
+    let owner_jobs: Arc<dyn Handler> = Arc::new(OwnerJobs(platform.clone()));
+    for kind in [kinds::RESET_ADMIN_PASSWORD, kinds::ADD_COMPANIES] {
+        registry.register(kind, owner_jobs.clone());
+    }
     registry.register(kinds::REFILL_POOL, Arc::new(RefillPool(platform.clone())));
     registry.register(
         kinds::BUILD_TEMPLATE,
         Arc::new(BuildTemplate(platform.clone())),
     );
+    registry.register(
+        kinds::REPAIR_DB_OWNERS,
+        Arc::new(RepairDbOwners(platform.clone())),
+    );
+    registry.register(
+        kinds::VERIFY_DOMAIN,
+        Arc::new(VerifyDomain(platform.clone())),
+    );
+    let billing_jobs: Arc<dyn Handler> = Arc::new(BillingJobs(platform.clone()));
+    for kind in [
+        crate::billing::kinds::SYNC_PLAN,
+        crate::billing::kinds::STRIPE_EVENT,
+        crate::billing::kinds::SYNC_SUBSCRIPTION,
+        crate::billing::kinds::SWEEP,
+    ] {
+        registry.register(kind, billing_jobs.clone());
+    }
+    registry.register(kinds::SEND_MAIL, Arc::new(SendMail(platform.clone())));
     registry.register(kinds::NOOP, job_queue::handler_fn(|_| async { Ok(()) }));
     registry
 }
@@ -82,18 +161,30 @@ pub fn worker_config(platform: &Platform) -> WorkerConfig {
         poll_interval: Duration::from_secs(2),
         backoff_base: Duration::from_secs(2),
         backoff_max: Duration::from_secs(300),
+        unavailable_window: Duration::from_secs(
+            u64::from(platform.config.job_outage_retry_minutes) * 60,
+        ),
+        unavailable_backoff_max: Duration::from_secs(60),
         ..WorkerConfig::default()
     }
 }
 
-/// Runs the workers until `shutdown` resolves.
+/// Runs the workers (and the periodic housekeeping) until `shutdown` resolves.
 pub async fn run(
     platform: Platform,
     config: WorkerConfig,
     shutdown: impl Future<Output = ()> + Send + 'static,
 ) -> Result<(), job_queue::QueueError> {
     let registry = registry(&platform);
-    job_queue::run_workers(platform.pool.clone(), registry, config, shutdown).await
+    // Billing's recurring sweep (grace and retention deadlines): one per time slot.
+    if let Err(error) = crate::billing::dunning::schedule_next(&platform).await {
+        tracing::warn!(%error, "could not schedule the billing sweep; the next worker start will");
+    }
+    let workers = job_queue::run_workers(platform.pool.clone(), registry, config, shutdown);
+    tokio::select! {
+        result = workers => result,
+        () = crate::housekeeping::run_forever(platform.clone()) => Ok(()),
+    }
 }
 
 /// What an operator can do to a job from the API or the portal.

@@ -27,22 +27,52 @@ pub struct Plan {
     pub max_companies: i32,
     /// Storage limit in MB, if limited.
     pub storage_mb: Option<i32>,
-    /// Monthly price in cents of `currency`.
+    /// Monthly price in cents of `currency` (0: a free plan, never sent to Stripe).
     pub price_cents: i32,
+    /// Yearly price in cents; absent: 12 x the monthly price.
+    pub yearly_price_cents: Option<i32>,
+    /// Free days at the start of a first subscription.
+    pub trial_days: i32,
     /// ISO 4217 currency code.
     pub currency: String,
     /// Offered to new tenants.
     pub active: bool,
+    /// Tenants' point of sale comes with Odoo's sample products (its bakery onboarding
+    /// scenario); needs `point_of_sale` in `modules`.
+    pub pos_sample_products: bool,
     /// Template database state: none, building, ready, failed.
     pub template_state: String,
     /// Why the last template build failed.
     pub template_error: Option<String>,
     /// When the template was last built.
     pub template_built_at: Option<chrono::DateTime<chrono::Utc>>,
+    /// The Stripe product (paid plans, once mirrored).
+    pub stripe_product_id: Option<String>,
+    /// The Stripe monthly price.
+    pub stripe_monthly_price_id: Option<String>,
+    /// The Stripe yearly price.
+    pub stripe_yearly_price_id: Option<String>,
+    /// When the plan was last mirrored to Stripe.
+    pub stripe_synced_at: Option<chrono::DateTime<chrono::Utc>>,
+    /// Why the last mirroring failed.
+    pub stripe_sync_error: Option<String>,
     /// Created at.
     pub created_at: chrono::DateTime<chrono::Utc>,
     /// Last changed at.
     pub updated_at: chrono::DateTime<chrono::Utc>,
+}
+
+impl Plan {
+    /// What Stripe mirrors of the plan, as a version (see `billing::catalog`).
+    pub fn billing_version(&self) -> String {
+        crate::billing::catalog::billing_version(
+            &self.name,
+            self.price_cents,
+            self.yearly_price_cents,
+            &self.currency,
+            self.active,
+        )
+    }
 }
 
 /// Input of plan creation.
@@ -68,6 +98,16 @@ pub struct NewPlan {
     /// ISO 4217 currency code (default EUR).
     #[serde(default)]
     pub currency: Option<String>,
+    /// Yearly price in cents (default 12 x the monthly price).
+    #[serde(default)]
+    pub yearly_price_cents: Option<i32>,
+    /// Free days at the start of a first subscription (default 0).
+    #[serde(default)]
+    pub trial_days: Option<i32>,
+    /// Sample products in the tenants' point of sale (default false; needs
+    /// `point_of_sale` in `modules`).
+    #[serde(default)]
+    pub pos_sample_products: Option<bool>,
 }
 
 /// Changes to a plan; absent fields are left alone. Changing modules requires a template
@@ -93,11 +133,22 @@ pub struct PlanUpdate {
     /// ISO 4217 currency code.
     #[serde(default)]
     pub currency: Option<String>,
+    /// Yearly price in cents.
+    #[serde(default)]
+    pub yearly_price_cents: Option<i32>,
+    /// Free days at the start of a first subscription.
+    #[serde(default)]
+    pub trial_days: Option<i32>,
+    /// Sample products in the tenants' point of sale (needs `point_of_sale`).
+    #[serde(default)]
+    pub pos_sample_products: Option<bool>,
 }
 
 const COLUMNS: &str =
-    "id, key, name, modules, max_users, max_companies, storage_mb, price_cents, currency, active, \
-    template_state, template_error, template_built_at, created_at, updated_at";
+    "id, key, name, modules, max_users, max_companies, storage_mb, price_cents, yearly_price_cents, \
+    trial_days, currency, active, pos_sample_products, template_state, template_error, template_built_at, \
+    stripe_product_id, stripe_monthly_price_id, stripe_yearly_price_id, stripe_synced_at, \
+    stripe_sync_error, created_at, updated_at";
 
 fn check_key(key: &str) -> Result<(), ServiceError> {
     let ok = key.len() <= 31
@@ -116,12 +167,31 @@ fn check_key(key: &str) -> Result<(), ServiceError> {
     }
 }
 
-fn check_price(price_cents: Option<i32>, currency: Option<&str>) -> Result<(), ServiceError> {
+fn check_price(
+    price_cents: Option<i32>,
+    currency: Option<&str>,
+    yearly_price_cents: Option<i32>,
+    trial_days: Option<i32>,
+) -> Result<(), ServiceError> {
     if price_cents.is_some_and(|p| p < 0) {
         return Err(ServiceError::invalid(
             "price_invalid",
             "price_cents",
             "The price cannot be negative.",
+        ));
+    }
+    if yearly_price_cents.is_some_and(|p| p < 0) {
+        return Err(ServiceError::invalid(
+            "price_invalid",
+            "yearly_price_cents",
+            "The yearly price cannot be negative.",
+        ));
+    }
+    if trial_days.is_some_and(|d| !(0..=730).contains(&d)) {
+        return Err(ServiceError::invalid(
+            "trial_invalid",
+            "trial_days",
+            "A trial lasts 0 to 730 days.",
         ));
     }
     if let Some(c) = currency {
@@ -186,17 +256,39 @@ fn check_limits(
     Ok(())
 }
 
+/// Sample products come with Odoo's POS onboarding: without `point_of_sale` there is no
+/// point of sale to put them in.
+fn check_sample_products(modules: &[String], sample: bool) -> Result<(), ServiceError> {
+    if sample && !modules.iter().any(|m| m == "point_of_sale") {
+        return Err(ServiceError::invalid(
+            "sample_products_need_pos",
+            "pos_sample_products",
+            "Sample products need the point_of_sale module in the plan's modules.",
+        ));
+    }
+    Ok(())
+}
+
 /// Creates a plan (its template is built on first use or on request).
 pub async fn create(p: &Platform, actor: &Actor, input: NewPlan) -> Result<Plan, ServiceError> {
     check_key(&input.key)?;
     check_name(&input.name)?;
     check_modules(&input.modules)?;
     check_limits(input.max_users, input.max_companies, input.storage_mb)?;
-    check_price(input.price_cents, input.currency.as_deref())?;
+    check_price(
+        input.price_cents,
+        input.currency.as_deref(),
+        input.yearly_price_cents,
+        input.trial_days,
+    )?;
+    check_sample_products(&input.modules, input.pos_sample_products.unwrap_or(false))?;
     let mut tx = p.pool.begin().await?;
     let plan: Plan = sqlx::query_as(&format!(
-        "INSERT INTO plans (key, name, modules, max_users, max_companies, storage_mb, price_cents, currency) \
-         VALUES ($1, $2, $3, $4, COALESCE($5, 1), $6, COALESCE($7, 0), COALESCE($8, 'EUR')) RETURNING {COLUMNS}"
+        "INSERT INTO plans (key, name, modules, max_users, max_companies, storage_mb, price_cents, currency, \
+         yearly_price_cents, trial_days, pos_sample_products) \
+         VALUES ($1, $2, $3, $4, COALESCE($5, 1), $6, COALESCE($7, 0), COALESCE($8, 'EUR'), $9, COALESCE($10, 0), \
+         COALESCE($11, false)) \
+         RETURNING {COLUMNS}"
     ))
     .bind(&input.key)
     .bind(input.name.trim())
@@ -206,6 +298,9 @@ pub async fn create(p: &Platform, actor: &Actor, input: NewPlan) -> Result<Plan,
     .bind(input.storage_mb)
     .bind(input.price_cents)
     .bind(input.currency.as_deref())
+    .bind(input.yearly_price_cents)
+    .bind(input.trial_days)
+    .bind(input.pos_sample_products)
     .fetch_one(&mut *tx)
     .await
     .map_err(|e| match unique_violation(&e).as_deref() {
@@ -225,6 +320,9 @@ pub async fn create(p: &Platform, actor: &Actor, input: NewPlan) -> Result<Plan,
         json!({"plan_id": plan.id, "key": plan.key}),
     )
     .await?;
+    if plan.price_cents > 0 {
+        crate::billing::enqueue_plan_sync(&mut tx, plan.id, &plan.billing_version()).await?;
+    }
     tx.commit().await?;
     Ok(plan)
 }
@@ -271,13 +369,20 @@ pub async fn update(
         check_modules(modules)?;
     }
     check_limits(input.max_users, input.max_companies, input.storage_mb)?;
-    check_price(input.price_cents, input.currency.as_deref())?;
+    check_price(
+        input.price_cents,
+        input.currency.as_deref(),
+        input.yearly_price_cents,
+        input.trial_days,
+    )?;
     let mut tx = p.pool.begin().await?;
     let plan: Plan = sqlx::query_as(&format!(
         "UPDATE plans SET name = COALESCE($2, name), modules = COALESCE($3, modules), \
          max_users = COALESCE($4, max_users), max_companies = COALESCE($5, max_companies), \
          storage_mb = COALESCE($6, storage_mb), active = COALESCE($7, active), \
-         price_cents = COALESCE($8, price_cents), currency = COALESCE($9, currency), updated_at = now() \
+         price_cents = COALESCE($8, price_cents), currency = COALESCE($9, currency), \
+         yearly_price_cents = COALESCE($10, yearly_price_cents), trial_days = COALESCE($11, trial_days), \
+         pos_sample_products = COALESCE($12, pos_sample_products), updated_at = now() \
          WHERE id = $1 RETURNING {COLUMNS}"
     ))
     .bind(id)
@@ -289,9 +394,14 @@ pub async fn update(
     .bind(input.active)
     .bind(input.price_cents)
     .bind(input.currency.as_deref())
+    .bind(input.yearly_price_cents)
+    .bind(input.trial_days)
+    .bind(input.pos_sample_products)
     .fetch_optional(&mut *tx)
     .await?
     .ok_or(ServiceError::NotFound("plan"))?;
+    // Checked on the stored result: either field may come from an earlier change.
+    check_sample_products(&plan.modules, plan.pos_sample_products)?;
     audit::record(
         &mut *tx,
         actor,
@@ -305,6 +415,9 @@ pub async fn update(
         json!({"plan_id": id, "key": plan.key}),
     )
     .await?;
+    if plan.price_cents > 0 {
+        crate::billing::enqueue_plan_sync(&mut tx, plan.id, &plan.billing_version()).await?;
+    }
     tx.commit().await?;
     Ok(plan)
 }
@@ -388,4 +501,12 @@ pub async fn enqueue_build(
         .with_dedupe_key(format!("build_template:{plan_id}")),
     )
     .await?)
+}
+
+/// "1 company", "3 companies": a count of companies as a sentence says it.
+pub fn companies(count: impl Into<i64>) -> String {
+    match count.into() {
+        1 => "1 company".to_owned(),
+        n => format!("{n} companies"),
+    }
 }

@@ -299,3 +299,153 @@ async fn a_revoked_token_is_refused_and_listed_as_revoked() {
     assert_eq!(audit, 1);
     p.cleanup().await;
 }
+
+/// Issue 13, item 7: the idempotency layer ran before authentication. A revoked token was
+/// still replayed the answers stored under it, and a stranger's body was read (up to
+/// 1 MiB) before the handler refused it. Now the token is checked first.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn idempotency_keys_serve_only_authenticated_clients() {
+    let p = Platform::start(Options {
+        workers: false,
+        ..Options::default()
+    })
+    .await;
+    let robot = server::auth::create_token(&p.pool, "billing robot")
+        .await
+        .expect("token");
+    let robot = secrecy::ExposeSecret::expose_secret(&robot).to_owned();
+    let plan = p.plan_key("robot");
+    let create = || {
+        p.http
+            .post(format!("{}/api/v1/plans", p.base))
+            .bearer_auth(&robot)
+            .header("Idempotency-Key", "robot-plan")
+            .json(&json!({"key": plan, "name": "Robot"}))
+            .send()
+    };
+    let first = create().await.expect("send");
+    assert_eq!(first.status(), 201);
+    let again = create().await.expect("send");
+    assert_eq!(again.status(), 201);
+    assert!(again.headers().get("idempotent-replayed").is_some());
+
+    // Revoked: the stored answer is not replayed to it any more.
+    server::auth::revoke_token(&p.pool, "billing robot")
+        .await
+        .expect("revoke");
+    let refused = create().await.expect("send");
+    assert_eq!(refused.status(), 401);
+    assert!(refused.headers().get("idempotent-replayed").is_none());
+    let body: Value = refused.json().await.expect("json");
+    assert_eq!(body["error"]["code"], "unauthorized", "{body}");
+
+    // A stranger's request is refused for its token before its body is read; nothing is
+    // kept. Over a raw socket the request announces a body just over 1 MiB and sends only
+    // its first bytes: the 401 can only come back if the server never waits for the rest.
+    // (Sending the whole body raced the server's early close: the client's write could fail
+    // with the answer already on its way.)
+    let addr = p
+        .base
+        .trim_start_matches("http://")
+        .trim_end_matches('/')
+        .to_owned();
+    for token in ["saas_not-a-token", robot.as_str()] {
+        use tokio::io::{AsyncReadExt, AsyncWriteExt};
+        let mut socket = tokio::net::TcpStream::connect(&addr)
+            .await
+            .expect("connect");
+        let head = format!(
+            "POST /api/v1/tenants HTTP/1.1\r\nHost: {addr}\r\nAuthorization: Bearer {token}\r\n\
+             Idempotency-Key: stranger\r\nContent-Type: application/json\r\n\
+             Content-Length: {}\r\n\r\n{{\"slug\": ",
+            1024 * 1024 + 1
+        );
+        socket.write_all(head.as_bytes()).await.expect("write");
+        let mut answer = Vec::new();
+        let mut buf = [0u8; 4096];
+        while !answer.windows(4).any(|w| w == b"\r\n\r\n") {
+            let n = tokio::time::timeout(std::time::Duration::from_secs(10), socket.read(&mut buf))
+                .await
+                .expect("the server answers without the rest of the body")
+                .expect("read");
+            assert!(n > 0, "connection closed without an answer");
+            answer.extend_from_slice(&buf[..n]);
+        }
+        let status_line = String::from_utf8_lossy(&answer);
+        assert!(
+            status_line.starts_with("HTTP/1.1 401"),
+            "{token}: {}",
+            status_line.lines().next().unwrap_or_default()
+        );
+    }
+    let kept: i64 =
+        sqlx::query_scalar("SELECT count(*) FROM api_idempotency WHERE key = 'stranger'")
+            .fetch_one(&p.pool)
+            .await
+            .expect("count");
+    assert_eq!(kept, 0);
+    p.cleanup().await;
+}
+
+/// Issue 13, item 7: a request that outlived its key's lease, taken over by a retry, used
+/// to store its answer over the retry's claim (or delete it), so a third try ran or was
+/// answered while the retry still held the key. Now the key is fenced by its holder.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_request_whose_key_was_taken_over_leaves_it_to_the_new_holder() {
+    let p = Platform::start(Options {
+        workers: false,
+        ..Options::default()
+    })
+    .await;
+    let plan = p.plan_key("slow");
+    let body = json!({"key": plan, "name": "Slow"});
+    // The first request is held inside its handler by a lock on the plans table.
+    let mut lock = p.pool.begin().await.expect("begin");
+    sqlx::query("LOCK TABLE plans IN ACCESS EXCLUSIVE MODE")
+        .execute(&mut *lock)
+        .await
+        .expect("lock");
+    let first = {
+        let request = p
+            .api(Method::POST, "/plans")
+            .header("Idempotency-Key", "slow-plan")
+            .json(&body);
+        tokio::spawn(async move { request.send().await.expect("send").status().as_u16() })
+    };
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(10);
+    while sqlx::query_scalar::<_, i64>(
+        "SELECT count(*) FROM api_idempotency WHERE key = 'slow-plan'",
+    )
+    .fetch_one(&p.pool)
+    .await
+    .expect("claimed")
+        == 0
+    {
+        assert!(std::time::Instant::now() < deadline, "never claimed");
+        tokio::time::sleep(std::time::Duration::from_millis(20)).await;
+    }
+    // Its lease ran out and a retry took the key over (it runs still).
+    sqlx::query(
+        "UPDATE api_idempotency SET locked_until = now() + interval '1 hour', \
+         holder = gen_random_uuid() WHERE key = 'slow-plan'",
+    )
+    .execute(&p.pool)
+    .await
+    .expect("take over");
+    lock.commit().await.expect("unlock");
+    assert_eq!(first.await.expect("first"), 201);
+
+    // The key is still the retry's: a third try waits instead of getting the first answer.
+    let (status, replayed, answer) =
+        send(&p, Method::POST, "/plans", Some("slow-plan"), Some(body)).await;
+    assert_eq!(status, 409, "{answer}");
+    assert_eq!(replayed, None);
+    assert_eq!(answer["error"]["code"], "idempotency_key_in_use");
+    let stored: Option<i16> =
+        sqlx::query_scalar("SELECT status FROM api_idempotency WHERE key = 'slow-plan'")
+            .fetch_one(&p.pool)
+            .await
+            .expect("row");
+    assert_eq!(stored, None, "the retry's claim was overwritten");
+    p.cleanup().await;
+}

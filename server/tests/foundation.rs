@@ -56,7 +56,11 @@ async fn health_readiness_and_metrics_answer() {
     let pool = server::db::prepare(&db.secret_url(), 2)
         .await
         .expect("migrate");
-    let base = common::spawn_app(db.config(&[]), pool.clone()).await;
+    let platform =
+        server::platform::Platform::new(std::sync::Arc::new(db.config(&[])), pool.clone())
+            .expect("platform services");
+    let base = common::spawn_services(platform.clone()).await;
+    let internal = common::spawn_internal(platform).await;
     let http = reqwest::Client::new();
 
     let health = http
@@ -74,8 +78,15 @@ async fn health_readiness_and_metrics_answer() {
     let body: serde_json::Value = ready.json().await.expect("json");
     assert_eq!(body["database"], "ok");
 
-    let metrics = http
+    // Metrics are on the internal listener only (the public one is what Traefik publishes).
+    let public = http
         .get(format!("{base}/metrics"))
+        .send()
+        .await
+        .expect("public metrics");
+    assert_eq!(public.status(), 404);
+    let metrics = http
+        .get(format!("http://{internal}/metrics"))
         .send()
         .await
         .expect("metrics");
@@ -134,13 +145,34 @@ async fn unknown_pages_are_404_and_the_home_page_is_rendered_on_the_server() {
     let pool = server::db::prepare(&db.secret_url(), 2)
         .await
         .expect("migrate");
+    sqlx::query(
+        "INSERT INTO plans (key, name, price_cents, currency, max_companies, trial_days) VALUES \
+         ('starter', 'Starter', 0, 'EUR', 1, 0), ('team', 'Team', 2900, 'EUR', 3, 14)",
+    )
+    .execute(&pool)
+    .await
+    .expect("plans");
     let base = common::spawn_app(db.config(&[]), pool.clone()).await;
     let http = reqwest::Client::new();
     let home = http.get(format!("{base}/")).send().await.expect("home");
     assert_eq!(home.status(), 200);
     let html = home.text().await.expect("html");
-    assert!(html.contains("Odoo SaaS Platform"), "{html}");
-    assert!(html.contains("id=\"check-database\""), "{html}");
+    // The product's front door: the plans with prices and limits, sign up and sign in.
+    assert!(html.contains("Your own Odoo"), "{html}");
+    assert!(html.contains("id=\"signup-link\""), "{html}");
+    assert!(html.contains("id=\"signin-link\""), "{html}");
+    assert!(html.contains("data-plan=\"starter\""), "{html}");
+    assert!(html.contains("29.00 EUR / month"), "{html}");
+    assert!(html.contains("Up to 3 companies"), "{html}");
+    assert!(html.contains("14-day free trial"), "{html}");
+    // The database diagnostic moved into the operations portal: not for the public.
+    assert!(!html.contains("check-database"), "{html}");
+    let diagnostic = http
+        .post(format!("{base}/sfn/admin/check_database"))
+        .send()
+        .await
+        .expect("diagnostic");
+    assert_eq!(diagnostic.status(), 401);
     let missing = http
         .get(format!("{base}/no/such/page"))
         .send()
@@ -185,4 +217,68 @@ fn migrate_subcommand_exits_zero_twice() {
         assert!(status.success());
     }
     rt.block_on(db.drop_database());
+}
+
+/// Migration 0007 queues the one-time repair of tenant database owners on a platform that
+/// has tenants, and nothing on a fresh one.
+#[tokio::test]
+async fn migration_0007_queues_the_owner_repair_only_where_tenants_exist() {
+    let repair_jobs = |pool: sqlx::PgPool| async move {
+        let n: i64 = sqlx::query_scalar(
+            "SELECT count(*) FROM jobs WHERE kind = 'tenant.repair_db_owners' AND state = 'queued'",
+        )
+        .fetch_one(&pool)
+        .await
+        .expect("jobs");
+        pool.close().await;
+        n
+    };
+    let fresh = TestDb::empty().await;
+    let pool = server::db::prepare(&fresh.secret_url(), 2)
+        .await
+        .expect("migrate");
+    assert_eq!(
+        repair_jobs(pool).await,
+        0,
+        "a fresh platform has nothing to repair"
+    );
+    fresh.drop_database().await;
+
+    // A platform migrated up to 0006 with one active tenant, then upgraded.
+    let old = TestDb::empty().await;
+    server::db::ensure_database_exists(&old.secret_url())
+        .await
+        .expect("create");
+    let pool = sqlx::PgPool::connect(&old.url).await.expect("connect");
+    let mut before = sqlx::migrate::Migrator {
+        migrations: server::db::MIGRATOR.migrations.clone(),
+        ..sqlx::migrate::Migrator::DEFAULT
+    };
+    before.migrations = before
+        .migrations
+        .iter()
+        .filter(|m| m.version <= 6)
+        .cloned()
+        .collect::<Vec<_>>()
+        .into();
+    before.run(&pool).await.expect("migrate to 0006");
+    sqlx::query(
+        "WITH p AS (INSERT INTO plans (key, name) VALUES ('basic', 'Basic') RETURNING id) \
+         INSERT INTO tenants (slug, db_name, hostname, plan_id, state, owner_email, owner_name, company_name) \
+         SELECT 'acme', 't_acme', 'acme.example.com', id, 'active', 'o@acme.test', 'O', 'Acme' FROM p",
+    )
+    .execute(&pool)
+    .await
+    .expect("a tenant");
+    pool.close().await;
+    let pool = server::db::prepare(&old.secret_url(), 2)
+        .await
+        .expect("upgrade");
+    assert_eq!(repair_jobs(pool.clone()).await, 1);
+    // Migrating again queues nothing more.
+    let pool = server::db::prepare(&old.secret_url(), 2)
+        .await
+        .expect("again");
+    assert_eq!(repair_jobs(pool).await, 1);
+    old.drop_database().await;
 }

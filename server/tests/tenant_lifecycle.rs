@@ -57,6 +57,13 @@ async fn tenant_created_through_the_api_becomes_active_neutralized_and_answers_l
     assert_eq!(tenant["hostname"], "acme.saas.test");
     assert!(p.databases().await.contains(&db));
 
+    // A browser on the tenant's host gets Odoo's login page: the database belongs to
+    // Odoo's role (the template's owner), the only databases Odoo serves by host.
+    assert_eq!(p.db_owner(&db).await, odoo_sim::SIM_ROLE);
+    let (status, location, page) = p.browse("acme", "/web/login").await;
+    assert_eq!(status, 200, "{location} {page}");
+    assert!(page.contains("oe_login_form"), "{page}");
+
     // Neutralized as Odoo's duplicate does.
     assert_ne!(
         config_param(&p, &db, "database.uuid").await,
@@ -96,6 +103,12 @@ async fn tenant_created_through_the_api_becomes_active_neutralized_and_answers_l
         .await
         .expect("modules");
     assert_eq!(pos[0]["state"], "installed");
+    // A shop ready to sell, as Odoo's POS onboarding makes one: Cash of its own, Card on
+    // the bank journal (and Customer Account, which splits transactions).
+    let (shop, kinds) = the_one_shop(&object).await;
+    assert_eq!(shop, "acme Ltd Shop");
+    assert!(kinds.contains(&("Cash".into(), "cash".into())), "{kinds:?}");
+    assert!(kinds.contains(&("Card".into(), "bank".into())), "{kinds:?}");
     let company = object
         .read("res.company", &[1], &["name"])
         .await
@@ -105,18 +118,9 @@ async fn tenant_created_through_the_api_becomes_active_neutralized_and_answers_l
     // Multi-company.
     let mut body = p.tenant_body("globex", &key);
     body["extra_companies"] = json!(["Globex West", "Globex East"]);
-    let (status, accepted) = p.post("/tenants", body).await;
-    assert_eq!(status, 202, "{accepted}");
-    let id = accepted["tenant"]["id"].as_str().expect("id").to_owned();
-    let tenant = p.wait_tenant(&id, "active", Duration::from_secs(60)).await;
-    let db2 = tenant["db_name"].as_str().expect("db").to_owned();
-    let uid = odoo
-        .login(&db2, "owner@globex.example.com", "correct horse battery")
-        .await
-        .expect("login call")
-        .expect("login");
-    let object = odoo.object(db2.as_str(), uid, "correct horse battery");
-    let companies = object
+    let (db2, uid) = provision_and_sign_in(&p, body, "globex").await;
+    let globex = odoo.object(db2.as_str(), uid, "correct horse battery");
+    let companies = globex
         .search_read("res.company", json!([]), &["name"], &Default::default())
         .await
         .expect("companies");
@@ -127,7 +131,7 @@ async fn tenant_created_through_the_api_becomes_active_neutralized_and_answers_l
     for name in ["globex Ltd", "Globex West", "Globex East"] {
         assert!(names.contains(&name), "{name} missing in {names:?}");
     }
-    let has_group = object
+    let has_group = globex
         .execute_kw(
             "res.users",
             "has_group",
@@ -142,7 +146,124 @@ async fn tenant_created_through_the_api_becomes_active_neutralized_and_answers_l
         config_param(&p, &db2, "database.uuid").await
     );
 
+    // A plan that asks for sample products: its tenants' shop comes from Odoo's own bakery
+    // onboarding scenario, with the scenario's products ready to sell.
+    let plan_id = plan["id"].as_str().expect("plan id").to_owned();
+    let (status, changed) = p
+        .patch(
+            &format!("/plans/{plan_id}"),
+            json!({"pos_sample_products": true}),
+        )
+        .await;
+    assert_eq!(status, 200, "{changed}");
+    assert_eq!(changed["pos_sample_products"], true);
+    let (db3, uid) = provision_and_sign_in(&p, p.tenant_body("crumbs", &key), "crumbs").await;
+    let object = odoo.object(db3.as_str(), uid, "correct horse battery");
+    let (shop, kinds) = the_one_shop(&object).await;
+    assert_eq!(shop, "Bakery Shop");
+    assert_eq!(kinds.len(), 3, "Cash, Card and Customer Account: {kinds:?}");
+    assert!(kinds.contains(&("Cash".into(), "cash".into())), "{kinds:?}");
+    assert!(kinds.contains(&("Card".into(), "bank".into())), "{kinds:?}");
+    let products = object
+        .search_read(
+            "product.product",
+            json!([["available_in_pos", "=", true]]),
+            &["name", "lst_price"],
+            &Default::default(),
+        )
+        .await
+        .expect("products");
+    let loaf = products
+        .iter()
+        .find(|r| r["name"] == "Wholemeal loaf")
+        .unwrap_or_else(|| panic!("no sample product in {products:?}"));
+    assert_eq!(loaf["lst_price"], 2.99);
+    assert_eq!(products.len(), 15, "{products:?}");
+    // The first tenants, made before the change, kept their empty shop and no samples.
+    let none = globex
+        .search_count("product.product", json!([["name", "=", "Wholemeal loaf"]]))
+        .await
+        .expect("count");
+    assert_eq!(none, 0);
+
+    // Sample products without a point of sale to put them in: refused, plan unchanged.
+    let bare = p.plan_key("bare");
+    let (status, err) = p
+        .post(
+            "/plans",
+            json!({"key": bare, "name": "Bare", "pos_sample_products": true}),
+        )
+        .await;
+    assert_eq!(status, 422, "{err}");
+    assert_eq!(err["error"]["field"], "pos_sample_products", "{err}");
+    let (status, err) = p
+        .patch(&format!("/plans/{plan_id}"), json!({"modules": ["sale"]}))
+        .await;
+    assert_eq!(status, 422, "{err}");
+    let (_, still) = p.get(&format!("/plans/{plan_id}")).await;
+    assert_eq!(still["modules"], json!(["point_of_sale"]), "{still}");
+
     p.cleanup().await;
+}
+
+/// Creates a tenant through the API, waits until it is active and signs its owner in over
+/// JSON-RPC: its database and the owner's uid.
+async fn provision_and_sign_in(p: &Platform, body: Value, slug: &str) -> (String, i64) {
+    let (status, accepted) = p.post("/tenants", body).await;
+    assert_eq!(status, 202, "{accepted}");
+    let id = accepted["tenant"]["id"].as_str().expect("id").to_owned();
+    let tenant = p.wait_tenant(&id, "active", Duration::from_secs(60)).await;
+    let db = tenant["db_name"].as_str().expect("db").to_owned();
+    let uid = p
+        .odoo()
+        .login(
+            &db,
+            &format!("owner@{slug}.example.com"),
+            "correct horse battery",
+        )
+        .await
+        .expect("login call")
+        .expect("the owner's credentials accepted");
+    (db, uid)
+}
+
+/// The tenant's only point of sale: its name and its payment methods as (name, type).
+async fn the_one_shop(
+    object: &odoo_rpc::Object<'_, odoo_rpc::ReqwestTransport>,
+) -> (String, Vec<(String, String)>) {
+    let shops = object
+        .search_read(
+            "pos.config",
+            json!([]),
+            &["name", "payment_method_ids"],
+            &Default::default(),
+        )
+        .await
+        .expect("shops");
+    assert_eq!(shops.len(), 1, "{shops:?}");
+    let method_ids: Vec<i64> = shops[0]["payment_method_ids"]
+        .as_array()
+        .expect("methods")
+        .iter()
+        .filter_map(Value::as_i64)
+        .collect();
+    let methods = object
+        .read("pos.payment.method", &method_ids, &["name", "type"])
+        .await
+        .expect("methods");
+    let kinds: Vec<(String, String)> = methods
+        .iter()
+        .map(|m| {
+            (
+                m["name"].as_str().unwrap_or_default().to_owned(),
+                m["type"].as_str().unwrap_or_default().to_owned(),
+            )
+        })
+        .collect();
+    (
+        shops[0]["name"].as_str().unwrap_or_default().to_owned(),
+        kinds,
+    )
 }
 
 async fn can_connect(p: &Platform, db: &str) -> bool {
@@ -165,12 +286,59 @@ async fn deactivated_tenant_refuses_connections_reactivate_restores_them_and_del
     .await;
     let plan = p.plan_with_template("basic", &[], 1).await;
     let key = plan["key"].as_str().expect("key").to_owned();
+    // Claimed from the warm pool: the standby was made owned by Odoo's role too.
+    let deadline = std::time::Instant::now() + Duration::from_secs(60);
+    while sqlx::query_scalar::<_, i64>("SELECT count(*) FROM warm_pool WHERE ready")
+        .fetch_one(&p.pool)
+        .await
+        .expect("pool")
+        == 0
+    {
+        assert!(std::time::Instant::now() < deadline, "no standby made");
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
     let (status, accepted) = p.post("/tenants", p.tenant_body("initech", &key)).await;
     assert_eq!(status, 202, "{accepted}");
     let id = accepted["tenant"]["id"].as_str().expect("id").to_owned();
     let tenant = p.wait_tenant(&id, "active", Duration::from_secs(60)).await;
     let db = tenant["db_name"].as_str().expect("db").to_owned();
     assert!(can_connect(&p, &db).await);
+    let via: Option<String> = sqlx::query_scalar(
+        "SELECT details->>'via' FROM audit_log WHERE tenant_id = $1 AND action = 'tenant.database_created'",
+    )
+    .bind(uuid::Uuid::parse_str(&id).expect("uuid"))
+    .fetch_one(&p.pool)
+    .await
+    .expect("audit");
+    assert_eq!(via.as_deref(), Some("pool"));
+    assert_eq!(p.db_owner(&db).await, odoo_sim::SIM_ROLE);
+    let (status, location, page) = p.browse("initech", "/web/login").await;
+    assert_eq!(status, 200, "{location} {page}");
+
+    // A tenant database owned by another role (as they were before provisioning created
+    // them OWNER Odoo's role) is invisible to Odoo: the browser is sent to the database
+    // selector. The one-time repair job gives it back to Odoo's role.
+    let mut admin = p.db_options("postgres").connect().await.expect("connect");
+    sqlx::query(&format!("ALTER DATABASE \"{db}\" OWNER TO CURRENT_USER"))
+        .execute(&mut admin)
+        .await
+        .expect("owner");
+    let _ = admin.close().await;
+    assert_ne!(p.db_owner(&db).await, odoo_sim::SIM_ROLE);
+    let (status, location, _) = p.browse("initech", "/web/login").await;
+    assert_eq!((status, location.as_str()), (303, "/web/database/selector"));
+    let job = server::tenants::lifecycle::enqueue_owner_repair(&p.pool)
+        .await
+        .expect("enqueue");
+    let job = p.finished_job(&job.to_string()).await;
+    assert_eq!(job["state"], "succeeded", "{job}");
+    assert_eq!(p.db_owner(&db).await, odoo_sim::SIM_ROLE);
+    let (status, location, page) = p.browse("initech", "/web/login").await;
+    assert_eq!(status, 200, "{location} {page}");
+    assert!(p
+        .audit_actions(&id)
+        .await
+        .contains(&"tenant.db_owner_repaired".to_owned()));
 
     // A session open before deactivation is ended, and new ones are refused.
     let mut open = p.db_options(&db).connect().await.expect("open session");
@@ -418,6 +586,14 @@ async fn requests_are_validated_with_clear_errors_in_one_format() {
             "too_many_companies",
             Some("extra_companies"),
         ),
+        // Issue 13, item 8: the count is checked before any work per name (the duplicate
+        // check compared every name with every other first).
+        (
+            json!({"extra_companies": ["Two", "Two"]}),
+            422,
+            "too_many_companies",
+            Some("extra_companies"),
+        ),
     ];
     for (change, status, code, field) in cases {
         let mut body = p.tenant_body("valid-name", &key);
@@ -436,6 +612,15 @@ async fn requests_are_validated_with_clear_errors_in_one_format() {
             "{change}: {answer}"
         );
     }
+
+    let mut body = p.tenant_body("valid-name", &key);
+    body["extra_companies"] = json!(["Two"]);
+    let (_, answer) = p.post("/tenants", body).await;
+    assert_eq!(
+        answer["error"]["message"],
+        format!("The plan '{key}' allows 1 company."),
+        "{answer}"
+    );
 
     // Duplicates are decided by the unique constraint: two at once, one wins.
     let (a, b) = tokio::join!(

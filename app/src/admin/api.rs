@@ -15,7 +15,11 @@ pub async fn sign_in(
     password: String,
     next: Option<String>,
 ) -> Result<(), AdminError> {
-    let signed_in = call(|b| async move { b.sign_in(&email, &password).await }).await?;
+    // Set by the server's middleware; absent only outside a real request.
+    let client = crate::client::ClientAddress::of_request().unwrap_or(
+        crate::client::ClientAddress(std::net::IpAddr::V4(std::net::Ipv4Addr::UNSPECIFIED)),
+    );
+    let signed_in = call(|b| async move { b.sign_in(&email, &password, client).await }).await?;
     set_session_cookie(&signed_in.token, signed_in.max_age_secs);
     leptos_axum::redirect(&safe_next(next.as_deref()));
     Ok(())
@@ -97,6 +101,47 @@ pub async fn plan_options() -> Result<Vec<PlanOption>, AdminError> {
 pub async fn get_tenant(slug: String) -> Result<TenantDetail, AdminError> {
     require_admin()?;
     call(|b| async move { b.tenant(&slug).await }).await
+}
+
+/// A tenant's custom domains.
+#[server(prefix = "/sfn/admin", endpoint = "tenant_domains")]
+pub async fn get_tenant_domains(slug: String) -> Result<Vec<DomainRow>, AdminError> {
+    require_admin()?;
+    call(|b| async move { b.tenant_domains(&slug).await }).await
+}
+
+/// Adds, checks or removes a custom domain of a tenant. Removal needs the domain typed
+/// again in `confirm`.
+#[server(prefix = "/sfn/admin", endpoint = "domain_op")]
+pub async fn change_domain(
+    csrf: String,
+    slug: String,
+    op: String,
+    domain: String,
+    confirm: Option<String>,
+) -> Result<(), AdminError> {
+    let p = authorize_change(&csrf)?;
+    let op = match op.as_str() {
+        "add" => DomainOp::Add,
+        "verify" => DomainOp::Verify,
+        "remove" => {
+            if confirm.as_deref().map(str::trim) != Some(domain.trim()) {
+                return fail(AdminError::invalid(
+                    "confirm",
+                    format!("Type '{}' to confirm the removal.", domain.trim()),
+                ));
+            }
+            DomainOp::Remove
+        }
+        other => {
+            return fail(AdminError::invalid(
+                "op",
+                format!("Unknown operation '{other}'."),
+            ))
+        }
+    };
+    let actor = p.email.clone();
+    call(|b| async move { b.domain_op(&actor, &slug, op, &domain).await }).await
 }
 
 /// Creates a tenant, then shows its page.
@@ -225,6 +270,7 @@ pub async fn save_plan(
     max_users: String,
     max_companies: String,
     storage_mb: String,
+    pos_sample_products: Option<String>,
 ) -> Result<(), AdminError> {
     let p = authorize_change(&csrf)?;
     let form = PlanForm {
@@ -237,6 +283,7 @@ pub async fn save_plan(
         max_users,
         max_companies,
         storage_mb,
+        pos_sample_products: pos_sample_products.is_some_and(|v| !v.is_empty()),
     };
     let actor = p.email.clone();
     call(|b| async move { b.save_plan(&actor, form).await }).await
@@ -256,4 +303,44 @@ pub async fn set_plan_active(csrf: String, id: String, active: String) -> Result
 pub async fn list_audit(query: AuditQuery) -> Result<AuditPage, AdminError> {
     require_admin()?;
     call(|b| async move { b.audit(query).await }).await
+}
+
+/// A page of the outbox.
+#[server(prefix = "/sfn/admin", endpoint = "outbox")]
+pub async fn list_outbox(query: OutboxQuery) -> Result<OutboxPage, AdminError> {
+    require_admin()?;
+    call(|b| async move { b.outbox(query).await }).await
+}
+
+/// Sends a failed or dead message again.
+#[server(prefix = "/sfn/admin", endpoint = "outbox_retry")]
+pub async fn retry_message(csrf: String, id: String) -> Result<(), AdminError> {
+    let p = authorize_change(&csrf)?;
+    let actor = p.email.clone();
+    call(|b| async move { b.retry_message(&actor, &id).await }).await
+}
+
+/// Tenant owners' accounts, newest first.
+#[server(prefix = "/sfn/admin", endpoint = "owners")]
+pub async fn list_owners() -> Result<Vec<OwnerRow>, AdminError> {
+    require_admin()?;
+    call(|b| async move { b.owners().await }).await
+}
+
+/// Disables (`op` = `disable`) or enables (`enable`) an owner account.
+#[server(prefix = "/sfn/admin", endpoint = "owner_op")]
+pub async fn change_owner(csrf: String, id: String, op: String) -> Result<(), AdminError> {
+    let p = authorize_change(&csrf)?;
+    let disabled = match op.as_str() {
+        "disable" => true,
+        "enable" => false,
+        other => {
+            return fail(AdminError::invalid(
+                "op",
+                format!("Unknown operation '{other}'."),
+            ))
+        }
+    };
+    let actor = p.email.clone();
+    call(|b| async move { b.set_owner_disabled(&actor, &id, disabled).await }).await
 }

@@ -12,22 +12,38 @@ pub const SESSION_COOKIE: &str = "saas_admin";
 /// The `Set-Cookie` value of the session cookie; an empty token with `max_age_secs` 0
 /// clears it (with the same attributes, so a `Secure` cookie can be overwritten).
 pub fn session_set_cookie(token: &str, max_age_secs: i64, secure: bool) -> String {
+    set_cookie(SESSION_COOKIE, token, max_age_secs, secure)
+}
+
+/// The `Set-Cookie` value of a session cookie named `name` (HttpOnly, SameSite=Lax).
+pub fn set_cookie(name: &str, token: &str, max_age_secs: i64, secure: bool) -> String {
     format!(
-        "{SESSION_COOKIE}={token}; Path=/; HttpOnly; SameSite=Lax; Max-Age={max_age_secs}{}",
+        "{name}={token}; Path=/; HttpOnly; SameSite=Lax; Max-Age={max_age_secs}{}",
         if secure { "; Secure" } else { "" }
     )
 }
 
 /// The session cookie's value among a request's `Cookie` headers.
 pub fn session_cookie(headers: &http::HeaderMap) -> Option<String> {
+    cookie_value(headers, SESSION_COOKIE)
+}
+
+/// The value of the cookie `name` among a request's `Cookie` headers.
+pub fn cookie_value(headers: &http::HeaderMap, name: &str) -> Option<String> {
     headers
         .get_all(http::header::COOKIE)
         .iter()
         .filter_map(|v| v.to_str().ok())
         .flat_map(|v| v.split(';'))
         .filter_map(|kv| kv.trim().split_once('='))
-        .find(|(k, _)| *k == SESSION_COOKIE)
+        .find(|(k, _)| *k == name)
         .map(|(_, v)| v.to_owned())
+}
+
+/// Whether two tokens are equal, compared in constant time.
+pub fn same_token(a: &str, b: &str) -> bool {
+    let (a, b) = (a.as_bytes(), b.as_bytes());
+    a.len() == b.len() && a.iter().zip(b).fold(0u8, |acc, (x, y)| acc | (x ^ y)) == 0
 }
 
 /// A signed-in superadmin, put into the request's extensions by the server's session
@@ -54,8 +70,13 @@ pub struct SignedIn {
 /// The service layer as the portal uses it. `actor` is the signed-in superadmin's email.
 #[async_trait::async_trait]
 pub trait AdminBackend: Send + Sync + 'static {
-    /// Checks a password (rate-limited) and opens a session.
-    async fn sign_in(&self, email: &str, password: &str) -> Result<SignedIn, AdminError>;
+    /// Checks a password (throttled per client address and per account) and opens a session.
+    async fn sign_in(
+        &self,
+        email: &str,
+        password: &str,
+        client: crate::client::ClientAddress,
+    ) -> Result<SignedIn, AdminError>;
     /// Ends the session with this cookie value.
     async fn sign_out(&self, token: &str) -> Result<(), AdminError>;
     /// Dashboard counts.
@@ -82,6 +103,29 @@ pub trait AdminBackend: Send + Sync + 'static {
     async fn set_plan_active(&self, actor: &str, id: &str, active: bool) -> Result<(), AdminError>;
     /// A page of the audit log.
     async fn audit(&self, query: AuditQuery) -> Result<AuditPage, AdminError>;
+    /// A page of the outbox.
+    async fn outbox(&self, query: OutboxQuery) -> Result<OutboxPage, AdminError>;
+    /// Sends a failed or dead message again.
+    async fn retry_message(&self, actor: &str, id: &str) -> Result<(), AdminError>;
+    /// Tenant owners' accounts, newest first.
+    async fn owners(&self) -> Result<Vec<OwnerRow>, AdminError>;
+    /// Disables (sessions and API tokens refused at once) or enables an owner.
+    async fn set_owner_disabled(
+        &self,
+        actor: &str,
+        id: &str,
+        disabled: bool,
+    ) -> Result<(), AdminError>;
+    /// A tenant's custom domains.
+    async fn tenant_domains(&self, slug: &str) -> Result<Vec<DomainRow>, AdminError>;
+    /// Adds, checks or removes a tenant's custom domain.
+    async fn domain_op(
+        &self,
+        actor: &str,
+        slug: &str,
+        op: DomainOp,
+        domain: &str,
+    ) -> Result<(), AdminError>;
 }
 
 /// The backend handle in Leptos context.
@@ -110,6 +154,9 @@ pub fn fail<T>(error: AdminError) -> Result<T, AdminError> {
         if let Ok(status) = http::StatusCode::from_u16(error.status()) {
             response.set_status(status);
         }
+        if let Some(secs) = error.retry_after_secs {
+            response.insert_header(http::header::RETRY_AFTER, http::HeaderValue::from(secs));
+        }
     }
     Err(error)
 }
@@ -137,10 +184,7 @@ pub fn require_admin() -> Result<Principal, AdminError> {
 /// CSRF token (compared in constant time).
 pub fn authorize_change(csrf: &str) -> Result<Principal, AdminError> {
     let p = require_admin()?;
-    let a = p.csrf.as_bytes();
-    let b = csrf.as_bytes();
-    let same = a.len() == b.len() && a.iter().zip(b).fold(0u8, |acc, (x, y)| acc | (x ^ y)) == 0;
-    if !same {
+    if !same_token(&p.csrf, csrf) {
         tracing::warn!(admin = %p.email, "refused a change with a bad CSRF token");
         return fail(AdminError::new(
             ErrorKind::Forbidden,

@@ -1,6 +1,7 @@
 //! The dashboard: tenants by state, jobs that need attention, recent audit entries.
 
 use super::api::dashboard_counts;
+use super::diagnostics::Diagnostics;
 use super::widgets::{AuditTable, ErrorBox};
 use leptos::prelude::*;
 use leptos_meta::Title;
@@ -29,6 +30,7 @@ pub fn DashboardPage() -> impl IntoView {
                                     })
                                     .collect() />
                             </section>
+                            <super::billing::BillingDashboard />
                             <section aria-labelledby="jobs-h">
                                 <h2 id="jobs-h">"Jobs"</h2>
                                 <StatCards cards=[
@@ -41,6 +43,7 @@ pub fn DashboardPage() -> impl IntoView {
                                     .map(|(state, n)| (state.to_owned(), n, "/admin/jobs".to_owned()))
                                     .collect() />
                             </section>
+                            <Diagnostics />
                             <section aria-labelledby="audit-h">
                                 <h2 id="audit-h">"Recent changes"</h2>
                                 <AuditTable rows=d.recent_audit />

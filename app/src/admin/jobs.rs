@@ -73,10 +73,18 @@ fn live_updates(live: RwSignal<Option<JobsView>>, connected: RwSignal<bool>) {
             }
         });
     let _ = source.add_event_listener_with_callback("jobs", on_jobs.as_ref().unchecked_ref());
+    // The server ends the stream when the session ends: go to the sign-in page, which says so.
+    let on_session = Closure::<dyn FnMut(web_sys::MessageEvent)>::new(move |_| {
+        connected.set(false);
+        let _ = window()
+            .location()
+            .set_href("/admin/login?next=%2Fadmin%2Fjobs&expired=1");
+    });
+    let _ = source.add_event_listener_with_callback("session", on_session.as_ref().unchecked_ref());
     let on_error = Closure::<dyn FnMut(web_sys::Event)>::new(move |_| connected.set(false));
     source.set_onerror(Some(on_error.as_ref().unchecked_ref()));
-    // The closures live as long as the page's source; both go on cleanup.
-    let keep = send_wrapper::SendWrapper::new((source, on_jobs, on_error));
+    // The closures live as long as the page's source; all go on cleanup.
+    let keep = send_wrapper::SendWrapper::new((source, on_jobs, on_session, on_error));
     on_cleanup(move || keep.0.close());
 }
 

@@ -27,6 +27,8 @@ pub fn AdminLayout() -> impl IntoView {
                     <A href="/admin/tenants">"Tenants"</A>
                     <A href="/admin/jobs">"Jobs"</A>
                     <A href="/admin/plans">"Plans"</A>
+                    <A href="/admin/outbox">"Outbox"</A>
+                    <A href="/admin/owners">"Owners"</A>
                     <A href="/admin/audit">"Audit log"</A>
                 </nav>
                 <Suspense fallback=|| ()>

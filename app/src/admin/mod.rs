@@ -5,23 +5,30 @@
 pub mod api;
 #[cfg(feature = "ssr")]
 pub mod backend;
+pub mod billing;
 pub mod model;
 
 mod audit;
 mod dashboard;
+mod diagnostics;
+mod domains;
 mod jobs;
 mod layout;
 mod login;
+mod outbox;
+mod owners;
 mod plans;
 mod tenant;
 mod tenants;
-mod widgets;
+pub(crate) mod widgets;
 
 pub use audit::AuditLogPage;
 pub use dashboard::DashboardPage;
 pub use jobs::JobsPage;
 pub use layout::AdminLayout;
 pub use login::LoginPage;
+pub use outbox::OutboxPage;
+pub use owners::OwnersPage;
 pub use plans::PlansPage;
 pub use tenant::TenantPage;
 pub use tenants::{NewTenantPage, TenantsPage};

@@ -15,6 +15,9 @@ pub struct AdminError {
     pub message: String,
     /// The form field concerned, for a message next to it.
     pub field: Option<String>,
+    /// Seconds to wait before trying again (429, 503), sent as `Retry-After` too.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub retry_after_secs: Option<u64>,
 }
 
 /// Kinds of [`AdminError`].
@@ -32,6 +35,8 @@ pub enum ErrorKind {
     Forbidden,
     /// Too many attempts (429).
     TooManyRequests,
+    /// Busy for now: try again in a moment (503).
+    Unavailable,
     /// Our fault (500); details are in the server log.
     Internal,
 }
@@ -43,6 +48,7 @@ impl AdminError {
             kind,
             message: message.into(),
             field: None,
+            retry_after_secs: None,
         }
     }
 
@@ -52,7 +58,14 @@ impl AdminError {
             kind: ErrorKind::Invalid,
             message: message.into(),
             field: Some(field.to_owned()),
+            retry_after_secs: None,
         }
+    }
+
+    /// The same error, telling the client to come back after `secs` seconds.
+    pub fn retry_after(mut self, secs: u64) -> Self {
+        self.retry_after_secs = Some(secs);
+        self
     }
 
     /// The HTTP status that goes with the kind.
@@ -64,6 +77,7 @@ impl AdminError {
             ErrorKind::Unauthorized => 401,
             ErrorKind::Forbidden => 403,
             ErrorKind::TooManyRequests => 429,
+            ErrorKind::Unavailable => 503,
             ErrorKind::Internal => 500,
         }
     }
@@ -166,6 +180,7 @@ pub const TENANT_SORTS: &[(&str, &str)] = &[
 
 /// Every tenant state, in lifecycle order.
 pub const TENANT_STATES: &[&str] = &[
+    "awaiting_payment",
     "requested",
     "provisioning",
     "active",
@@ -335,6 +350,8 @@ pub struct PlanRow {
     pub storage_mb: Option<i32>,
     /// Offered to new tenants.
     pub active: bool,
+    /// The point of sale comes with Odoo's sample products.
+    pub pos_sample_products: bool,
     /// Template state.
     pub template_state: String,
     /// Tenants on this plan (not deleted).
@@ -378,6 +395,65 @@ pub struct AuditPage {
     pub query: AuditQuery,
 }
 
+/// The Outbox page's query.
+#[derive(Clone, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(default)]
+pub struct OutboxQuery {
+    /// Only this state ("" for all): queued, failed, sent, dead.
+    pub state: String,
+    /// Page, from 1.
+    pub page: u32,
+}
+
+/// One outgoing message (never its body).
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct OutboxRow {
+    /// Row id.
+    pub id: String,
+    /// Template, e.g. `tenant_welcome`.
+    pub template: String,
+    /// Recipient.
+    pub to: String,
+    /// Subject.
+    pub subject: String,
+    /// queued, failed, sent, dead.
+    pub state: String,
+    /// Attempts made.
+    pub attempts: i32,
+    /// The last failure.
+    pub last_error: Option<String>,
+    /// Its Message-ID header.
+    pub message_id: String,
+    /// The tenant it is about.
+    pub tenant_slug: Option<String>,
+    /// Queued at (UTC).
+    pub created_at: String,
+    /// Accepted by the SMTP server at (UTC).
+    pub sent_at: Option<String>,
+}
+
+impl OutboxRow {
+    /// Can be sent again from the page.
+    pub fn retryable(&self) -> bool {
+        matches!(self.state.as_str(), "failed" | "dead")
+    }
+}
+
+/// One page of the outbox.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct OutboxPage {
+    /// Messages, newest first.
+    pub rows: Vec<OutboxRow>,
+    /// Messages per state, every state listed.
+    pub counts: Vec<(String, i64)>,
+    /// Matching messages in all.
+    pub total: i64,
+    /// Messages per page.
+    pub per_page: u32,
+    /// The query as applied.
+    pub query: OutboxQuery,
+}
+
 /// The create-tenant form.
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
 pub struct NewTenantForm {
@@ -418,6 +494,8 @@ pub struct PlanForm {
     pub max_companies: String,
     /// Storage limit in MB, empty for no limit.
     pub storage_mb: String,
+    /// The point of sale comes with Odoo's sample products (the checkbox was ticked).
+    pub pos_sample_products: bool,
 }
 
 /// Operations on a tenant from its page.
@@ -432,6 +510,37 @@ pub enum TenantOp {
         /// Take a final backup.
         backup: bool,
     },
+}
+
+/// A tenant's custom domain on its page.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct DomainRow {
+    /// The host name.
+    pub domain: String,
+    /// `pending`, `verified`, `active` or `failed`.
+    pub state: String,
+    /// The DNS records the owner may create (type, name, value): the CNAME first, then
+    /// A/AAAA records to the ingress for an apex domain.
+    pub records: Vec<(String, String, String)>,
+    /// When DNS was last checked.
+    pub last_checked_at: Option<String>,
+    /// What the last check found, or why it failed.
+    pub last_result: Option<String>,
+    /// Checks so far.
+    pub checks: i32,
+    /// When the current round of checks gives up.
+    pub deadline: String,
+}
+
+/// Operations on a tenant's custom domain.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub enum DomainOp {
+    /// Add it (a DNS check starts).
+    Add,
+    /// Check its DNS now, or again after a failure.
+    Verify,
+    /// Remove it and its route.
+    Remove,
 }
 
 /// Operations on a job.
@@ -519,4 +628,24 @@ mod tests {
         job.state = "dead".into();
         assert!(job.retryable() && !job.cancellable());
     }
+}
+
+/// A tenant owner's account in the superadmin's list.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct OwnerRow {
+    /// Owner id.
+    #[serde(default)]
+    pub id: String,
+    /// Email (sign-in name).
+    pub email: String,
+    /// Name.
+    pub name: String,
+    /// The address is confirmed.
+    pub verified: bool,
+    /// Disabled.
+    pub disabled: bool,
+    /// Tenants they own (deleted ones too).
+    pub tenants: i64,
+    /// Signed up (UTC).
+    pub created_at: String,
 }

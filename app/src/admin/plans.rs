@@ -125,6 +125,7 @@ fn PlanFormView(save: ServerAction<SavePlan>, plan: Option<PlanRow>) -> impl Int
         max_companies: 1,
         storage_mb: None,
         active: true,
+        pos_sample_products: false,
         template_state: String::new(),
         tenants: 0,
     });
@@ -189,6 +190,11 @@ fn PlanFormView(save: ServerAction<SavePlan>, plan: Option<PlanRow>) -> impl Int
             <label for=id("storage_mb")>"Storage in MB (empty: no limit)"</label>
             <input id=id("storage_mb") name="storage_mb" inputmode="numeric" value=p.storage_mb.map(|n| n.to_string()).unwrap_or_default() />
             {error_for("storage_mb")}
+            <label class="check" for=id("pos_sample_products")>
+                <input type="checkbox" id=id("pos_sample_products") name="pos_sample_products" value="on" checked=p.pos_sample_products />
+                " Sample products in the point of sale (Odoo's bakery scenario; needs point_of_sale)"
+            </label>
+            {error_for("pos_sample_products")}
             {error_for("")}
             <button type="submit" class="primary">
                 {if editing { "Save" } else { "Create plan" }}

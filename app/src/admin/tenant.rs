@@ -1,8 +1,9 @@
 //! One tenant: state, link, plan, database size, its jobs and audit trail, and actions.
 
-use super::api::{get_tenant, ChangeJob, ChangeTenant};
+use super::api::{get_tenant, get_tenant_domains, ChangeDomain, ChangeJob, ChangeTenant};
+use super::domains::TenantDomains;
 use super::jobs::JobTable;
-use super::model::TenantDetail;
+use super::model::{DomainRow, TenantDetail};
 use super::widgets::{action_error, AuditTable, CsrfField, ErrorBox, StateBadge};
 use leptos::prelude::*;
 use leptos_meta::Title;
@@ -15,27 +16,45 @@ pub fn TenantPage() -> impl IntoView {
     let slug = move || params.with(|p| p.get("slug").unwrap_or_default());
     let change = ServerAction::<ChangeTenant>::new();
     let job_change = ServerAction::<ChangeJob>::new();
+    let domain_change = ServerAction::<ChangeDomain>::new();
+    let comp = ServerAction::<super::billing::CompTenant>::new();
     let tick = RwSignal::new(0u32);
+    // The tenant, its custom domains and its billing in one resource: one Suspense for the
+    // page (a second, nested one did not hydrate, and the page then stopped following its
+    // tenant's state). Billing's own error (say, Stripe not configured) stays in its section.
     let data = Resource::new(
         move || {
             (
                 slug(),
                 change.version().get(),
                 job_change.version().get(),
+                domain_change.version().get(),
+                comp.version().get(),
                 tick.get(),
             )
         },
-        |(slug, ..)| get_tenant(slug),
+        |(slug, ..)| async move {
+            let tenant = get_tenant(slug.clone()).await?;
+            let domains = get_tenant_domains(slug.clone()).await?;
+            let billing = super::billing::get_tenant_billing(slug).await;
+            Ok::<_, super::model::AdminError>((tenant, domains, billing))
+        },
     );
-    // While a job is working on the tenant, look again every 1.5 s.
+    // While a job is working on the tenant, or a custom domain waits for its DNS record or
+    // its route, look again every 1.5 s.
     #[cfg(feature = "hydrate")]
     {
         let handle = set_interval_with_handle(
             move || {
-                let busy = data
-                    .get_untracked()
-                    .and_then(|r| r.ok())
-                    .is_some_and(|t| t.row.pending_op.is_some());
+                let busy =
+                    data.get_untracked()
+                        .and_then(|r| r.ok())
+                        .is_some_and(|(t, domains, _)| {
+                            t.row.pending_op.is_some()
+                                || domains
+                                    .iter()
+                                    .any(|d| matches!(d.state.as_str(), "pending" | "verified"))
+                        });
                 if busy {
                     tick.update(|n| *n += 1);
                 }
@@ -51,7 +70,10 @@ pub fn TenantPage() -> impl IntoView {
             {move || Suspend::new(async move {
                 match data.await {
                     Err(error) => view! { <ErrorBox error /> }.into_any(),
-                    Ok(t) => view! { <TenantView t change job_change /> }.into_any(),
+                    Ok((t, domains, billing)) => {
+                        view! { <TenantView t change job_change domains domain_change billing comp /> }
+                            .into_any()
+                    }
                 }
             })}
         </Transition>
@@ -63,6 +85,10 @@ fn TenantView(
     t: TenantDetail,
     change: ServerAction<ChangeTenant>,
     job_change: ServerAction<ChangeJob>,
+    domains: Vec<DomainRow>,
+    domain_change: ServerAction<ChangeDomain>,
+    billing: Result<super::billing::TenantBilling, super::model::AdminError>,
+    comp: ServerAction<super::billing::CompTenant>,
 ) -> impl IntoView {
     let slug = t.row.slug.clone();
     let state = t.row.state.clone();
@@ -88,6 +114,13 @@ fn TenantView(
                 <a href=t.url.clone() target="_blank" rel="noopener">
                     {t.row.hostname.clone()}
                 </a>
+            </dd>
+            <dt>"Point of Sale"</dt>
+            <dd>
+                <a id="tenant-pos" href=format!("{}pos/", t.url) target="_blank" rel="noopener">
+                    {format!("{}/pos/", t.row.hostname)}
+                </a>
+                <span class="sub">" the cashiers' till (docs/cashier-guide.md)"</span>
             </dd>
             <dt>"Plan"</dt>
             <dd>{t.row.plan.clone()}</dd>
@@ -117,6 +150,9 @@ fn TenantView(
         </section>
         {action_error(change)}
         {action_error(job_change)}
+        <super::billing::TenantBillingSection slug=slug.clone() billing comp />
+        {(state != "deleted")
+            .then(|| view! { <TenantDomains slug=slug.clone() rows=domains change=domain_change /> })}
         <section aria-labelledby="jobs-h">
             <h2 id="jobs-h">"Jobs"</h2>
             <JobTable jobs=t.jobs change=job_change empty="No jobs." />

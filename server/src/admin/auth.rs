@@ -3,10 +3,10 @@
 
 use crate::audit::{self, Actor};
 use crate::platform::Platform;
+use crate::signin::{Attempt, Refusal, SigninError};
 use app::admin::backend::{Principal, SignedIn};
 use app::admin::model::{AdminError, ErrorKind};
-use argon2::password_hash::{PasswordHash, PasswordHasher, PasswordVerifier, SaltString};
-use argon2::Argon2;
+use app::client::ClientAddress;
 use rand::RngCore;
 use sha2::{Digest, Sha256};
 use sqlx::PgPool;
@@ -24,6 +24,9 @@ pub enum SuperadminError {
     /// The account exists and no reset was asked.
     #[error("a superadmin '{0}' exists already (use --reset-password to change the password)")]
     Exists(String),
+    /// No superadmin has this email.
+    #[error("there is no superadmin '{0}'")]
+    NotFound(String),
     /// Hashing failed.
     #[error("password hashing failed: {0}")]
     Hash(String),
@@ -35,36 +38,34 @@ pub enum SuperadminError {
 /// Shortest superadmin password.
 pub const MIN_PASSWORD: usize = 12;
 
+/// The realm of superadmins in the sign-in throttle.
+pub const REALM: &str = "superadmin";
+
 /// Hashes a password as an argon2id PHC string (a fresh random salt each time).
 pub fn hash_password(plain: &str) -> Result<String, SuperadminError> {
-    let mut salt = [0u8; 16];
-    rand::thread_rng().fill_bytes(&mut salt);
-    let salt = SaltString::encode_b64(&salt).map_err(|e| SuperadminError::Hash(e.to_string()))?;
-    Argon2::default()
-        .hash_password(plain.as_bytes(), &salt)
-        .map(|h| h.to_string())
-        .map_err(|e| SuperadminError::Hash(e.to_string()))
+    crate::signin::hash_password(plain).map_err(|e| SuperadminError::Hash(e.to_string()))
 }
 
-/// Checks a password against a PHC string; a malformed hash never matches.
-pub fn verify_password(hash: &str, plain: &str) -> bool {
-    PasswordHash::new(hash)
-        .map(|parsed| {
-            Argon2::default()
-                .verify_password(plain.as_bytes(), &parsed)
-                .is_ok()
-        })
-        .unwrap_or(false)
+/// What [`create_superadmin`] did.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum SuperadminChange {
+    /// A new account.
+    Created,
+    /// A new password for an existing account; `disabled` when the account stays disabled.
+    PasswordReset {
+        /// The account is disabled (a reset never enables it).
+        disabled: bool,
+    },
 }
 
-/// Creates a superadmin, or sets a new password when `reset` is given. Returns true when
-/// the account was created.
+/// Creates a superadmin, or sets a new password when `reset` is given (ending its sessions
+/// and its sign-in delay; a disabled account stays disabled).
 pub async fn create_superadmin(
     pool: &PgPool,
     email: &str,
     password: &str,
     reset: bool,
-) -> Result<bool, SuperadminError> {
+) -> Result<SuperadminChange, SuperadminError> {
     let email = crate::tenants::OwnerEmail::parse(email)
         .ok_or_else(|| SuperadminError::BadEmail(email.to_owned()))?;
     if password.chars().count() < MIN_PASSWORD {
@@ -75,27 +76,30 @@ pub async fn create_superadmin(
         .await
         .map_err(|e| SuperadminError::Hash(e.to_string()))??;
     let mut tx = pool.begin().await?;
-    let created: Option<bool> = sqlx::query_scalar(
+    let changed: Option<(bool, bool)> = sqlx::query_as(
+        // A reset changes the password only: a disabled account stays disabled.
         "INSERT INTO superadmins (email, password_hash) VALUES ($1, $2) \
-         ON CONFLICT (email) DO UPDATE SET password_hash = EXCLUDED.password_hash, disabled_at = NULL \
-         WHERE $3 RETURNING (xmax = 0)",
+         ON CONFLICT (email) DO UPDATE SET password_hash = EXCLUDED.password_hash \
+         WHERE $3 RETURNING (xmax = 0), disabled_at IS NOT NULL",
     )
     .bind(email.as_str())
     .bind(&hash)
     .bind(reset)
     .fetch_optional(&mut *tx)
     .await?;
-    let Some(created) = created else {
+    let Some((created, disabled)) = changed else {
         return Err(SuperadminError::Exists(email.as_str().to_owned()));
     };
     if !created {
-        // A new password ends every open session of the account.
+        // A new password ends every open session of the account and its sign-in delay
+        // (failures of strangers guessing it no longer hold its owner back).
         sqlx::query(
             "DELETE FROM admin_sessions WHERE superadmin_id = (SELECT id FROM superadmins WHERE email = $1)",
         )
         .bind(email.as_str())
         .execute(&mut *tx)
         .await?;
+        crate::signin::clear_account(&mut *tx, REALM, email.as_str()).await?;
     }
     audit::record(
         &mut *tx,
@@ -111,7 +115,54 @@ pub async fn create_superadmin(
     )
     .await?;
     tx.commit().await?;
-    Ok(created)
+    Ok(if created {
+        SuperadminChange::Created
+    } else {
+        SuperadminChange::PasswordReset { disabled }
+    })
+}
+
+/// Disables (ending its sessions) or enables a superadmin; audited. Errors if there is no
+/// such account.
+pub async fn set_superadmin_disabled(
+    pool: &PgPool,
+    email: &str,
+    disabled: bool,
+) -> Result<(), SuperadminError> {
+    let email = email.trim().to_ascii_lowercase();
+    let mut tx = pool.begin().await?;
+    let found: Option<Uuid> = sqlx::query_scalar(
+        "UPDATE superadmins SET disabled_at = CASE WHEN $2 THEN coalesce(disabled_at, now()) END \
+         WHERE email = $1 RETURNING id",
+    )
+    .bind(&email)
+    .bind(disabled)
+    .fetch_optional(&mut *tx)
+    .await?;
+    let Some(id) = found else {
+        return Err(SuperadminError::NotFound(email));
+    };
+    if disabled {
+        sqlx::query("DELETE FROM admin_sessions WHERE superadmin_id = $1")
+            .bind(id)
+            .execute(&mut *tx)
+            .await?;
+    }
+    audit::record(
+        &mut *tx,
+        &Actor::system(),
+        if disabled {
+            "superadmin.disabled"
+        } else {
+            "superadmin.enabled"
+        },
+        None,
+        None,
+        serde_json::json!({"email": email}),
+    )
+    .await?;
+    tx.commit().await?;
+    Ok(())
 }
 
 /// True when at least one enabled superadmin exists.
@@ -139,12 +190,38 @@ fn internal(error: impl std::fmt::Display) -> AdminError {
     )
 }
 
-// A valid hash of a random password: unknown accounts cost the same time as known ones,
-// so response times do not reveal which emails are superadmins.
-static DUMMY_HASH: std::sync::OnceLock<String> = std::sync::OnceLock::new();
+fn refused(refusal: Refusal) -> AdminError {
+    match refusal {
+        Refusal::TooLong => AdminError::new(ErrorKind::Invalid, "Wrong email or password."),
+        Refusal::Throttled { retry_after } => {
+            let secs = retry_after.as_secs().max(1);
+            let wait = if secs < 120 {
+                format!("{secs} seconds")
+            } else {
+                format!("{} minutes", secs.div_ceil(60))
+            };
+            AdminError::new(
+                ErrorKind::TooManyRequests,
+                format!("Too many failed sign-ins. Wait {wait} and try again."),
+            )
+            .retry_after(secs)
+        }
+        Refusal::Busy => AdminError::new(
+            ErrorKind::Unavailable,
+            "Signing in is busy right now. Try again in a moment.",
+        )
+        .retry_after(1),
+    }
+}
 
-/// Checks the password (unless the account is rate-limited) and opens a session.
-pub async fn sign_in(p: &Platform, email: &str, password: &str) -> Result<SignedIn, AdminError> {
+/// Checks the password through the sign-in guard (per-address and per-account delays,
+/// bounded hashing) and opens a session.
+pub async fn sign_in(
+    p: &Platform,
+    email: &str,
+    password: &str,
+    client: ClientAddress,
+) -> Result<SignedIn, AdminError> {
     let email = email.trim().to_ascii_lowercase();
     if email.is_empty() || password.is_empty() {
         return Err(AdminError::new(
@@ -152,21 +229,19 @@ pub async fn sign_in(p: &Platform, email: &str, password: &str) -> Result<Signed
             "Enter your email and password.",
         ));
     }
-    let max_failures = i64::from(p.config.admin_login_max_failures);
-    let recent_failures: i64 = sqlx::query_scalar(
-        "SELECT count(*) FROM admin_login_failures WHERE email = $1 AND at > now() - interval '15 minutes'",
-    )
-    .bind(&email)
-    .fetch_one(&p.pool)
-    .await
-    .map_err(internal)?;
-    if recent_failures >= max_failures {
-        tracing::warn!(%email, "superadmin sign-in refused: too many failures");
-        return Err(AdminError::new(
-            ErrorKind::TooManyRequests,
-            "Too many failed sign-ins for this account. Wait 15 minutes and try again.",
-        ));
-    }
+    let attempt = Attempt {
+        realm: REALM,
+        account: &email,
+        client: client.0,
+    };
+    let admitted = match p.signin.admit(attempt).await {
+        Ok(admitted) => admitted,
+        Err(SigninError::Refused(refusal)) => {
+            tracing::warn!(%email, client = %client.0, ?refusal, "superadmin sign-in refused before the password check");
+            return Err(refused(refusal));
+        }
+        Err(error) => return Err(internal(error)),
+    };
     let account: Option<(Uuid, String)> = sqlx::query_as(
         "SELECT id, password_hash FROM superadmins WHERE email = $1 AND disabled_at IS NULL",
     )
@@ -174,23 +249,16 @@ pub async fn sign_in(p: &Platform, email: &str, password: &str) -> Result<Signed
     .fetch_optional(&p.pool)
     .await
     .map_err(internal)?;
-    let stored = match &account {
-        Some((_, hash)) => hash.clone(),
-        None => DUMMY_HASH
-            .get_or_init(|| hash_password(&random_hex(16)).unwrap_or_default())
-            .clone(),
-    };
-    let plain = password.to_owned();
-    let matches = tokio::task::spawn_blocking(move || verify_password(&stored, &plain))
+    let matches = match admitted
+        .verify(account.as_ref().map(|(_, hash)| hash.clone()), password)
         .await
-        .map_err(internal)?;
+    {
+        Ok(matches) => matches,
+        Err(SigninError::Refused(refusal)) => return Err(refused(refusal)),
+        Err(error) => return Err(internal(error)),
+    };
     let Some((admin_id, _)) = account.filter(|_| matches) else {
-        sqlx::query("INSERT INTO admin_login_failures (email) VALUES ($1)")
-            .bind(&email)
-            .execute(&p.pool)
-            .await
-            .map_err(internal)?;
-        tracing::warn!(%email, "superadmin sign-in failed: wrong email or password");
+        tracing::warn!(%email, client = %client.0, "superadmin sign-in failed: wrong email or password");
         return Err(AdminError::new(
             ErrorKind::Unauthorized,
             "Wrong email or password.",
@@ -210,11 +278,6 @@ pub async fn sign_in(p: &Platform, email: &str, password: &str) -> Result<Signed
     .execute(&mut *tx)
     .await
     .map_err(internal)?;
-    sqlx::query("DELETE FROM admin_login_failures WHERE email = $1")
-        .bind(&email)
-        .execute(&mut *tx)
-        .await
-        .map_err(internal)?;
     // Housekeeping: sessions long dead.
     sqlx::query("DELETE FROM admin_sessions WHERE expires_at < now() - interval '1 day'")
         .execute(&mut *tx)
@@ -247,24 +310,35 @@ pub enum SessionLookup {
     Ended,
 }
 
-/// Resolves a cookie value; refreshes the idle clock at most once a minute so that busy
-/// pages do not write on every request.
-pub async fn resolve(p: &Platform, token: &str) -> Result<SessionLookup, sqlx::Error> {
-    if token.len() != 64 || !token.bytes().all(|b| b.is_ascii_hexdigit()) {
-        return Ok(SessionLookup::Ended);
-    }
-    let hash = sha256(token);
-    let row: Option<(Uuid, String, String, bool)> = sqlx::query_as(
+fn well_formed(token: &str) -> bool {
+    token.len() == 64 && token.bytes().all(|b| b.is_ascii_hexdigit())
+}
+
+/// The live session of a token hash: (superadmin id, email, CSRF token, idle clock stale).
+async fn live_session(
+    p: &Platform,
+    hash: &[u8],
+) -> Result<Option<(Uuid, String, String, bool)>, sqlx::Error> {
+    sqlx::query_as(
         "SELECT a.id, a.email, s.csrf_token, s.last_seen_at < now() - interval '60 seconds' \
          FROM admin_sessions s JOIN superadmins a ON a.id = s.superadmin_id \
          WHERE s.token_sha256 = $1 AND a.disabled_at IS NULL AND s.expires_at > now() \
            AND s.last_seen_at > now() - make_interval(mins => $2)",
     )
-    .bind(&hash)
+    .bind(hash)
     .bind(i32::try_from(p.config.admin_session_idle_minutes).unwrap_or(30))
     .fetch_optional(&p.pool)
-    .await?;
-    let Some((id, email, csrf, stale)) = row else {
+    .await
+}
+
+/// Resolves a cookie value; refreshes the idle clock at most once a minute so that busy
+/// pages do not write on every request.
+pub async fn resolve(p: &Platform, token: &str) -> Result<SessionLookup, sqlx::Error> {
+    if !well_formed(token) {
+        return Ok(SessionLookup::Ended);
+    }
+    let hash = sha256(token);
+    let Some((id, email, csrf, stale)) = live_session(p, &hash).await? else {
         return Ok(SessionLookup::Ended);
     };
     if stale {
@@ -278,6 +352,16 @@ pub async fn resolve(p: &Platform, token: &str) -> Result<SessionLookup, sqlx::E
         email,
         csrf,
     }))
+}
+
+/// Whether the session is still live (signed out, expired, its password reset or its
+/// account disabled all end it), without counting as activity: a page left open on a
+/// live stream does not keep its session from going idle.
+pub async fn still_live(p: &Platform, token: &str) -> Result<bool, sqlx::Error> {
+    if !well_formed(token) {
+        return Ok(false);
+    }
+    Ok(live_session(p, &sha256(token)).await?.is_some())
 }
 
 /// Ends a session.
@@ -303,20 +387,4 @@ pub async fn sign_out(p: &Platform, token: &str) -> Result<(), AdminError> {
         .map_err(internal)?;
     }
     Ok(())
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn argon2_hashes_verify_only_their_own_password() {
-        let hash = hash_password("correct horse battery").expect("hash");
-        assert!(hash.starts_with("$argon2id$"), "{hash}");
-        assert!(verify_password(&hash, "correct horse battery"));
-        assert!(!verify_password(&hash, "correct horse batterY"));
-        assert!(!verify_password("not a hash", "correct horse battery"));
-        // A fresh salt each time.
-        assert_ne!(hash, hash_password("correct horse battery").expect("hash"));
-    }
 }

@@ -25,7 +25,7 @@ fn is_portal_call(path: &str) -> bool {
 /// A cross-site request: its `Origin` (or `Referer`) names another host than `Host`.
 /// Browsers send `Origin` on every cross-site POST, so a forged form from another site is
 /// refused here even before its CSRF token is checked.
-fn cross_site(headers: &HeaderMap) -> bool {
+pub(crate) fn cross_site(headers: &HeaderMap) -> bool {
     let host = headers.get(header::HOST).and_then(|h| h.to_str().ok());
     let source = headers
         .get(header::ORIGIN)
@@ -159,35 +159,71 @@ fn path_and_query(request: &Request) -> String {
 }
 
 /// `GET /admin/events/jobs`: the jobs monitor's content as server-sent events, sent
-/// again whenever it changes (checked every second).
+/// again whenever it changes (checked every second). The session is checked on every
+/// round too: once it has ended (signed out, expired, password reset, account disabled)
+/// the stream sends one `session` event with `ended` and closes, within about a second.
 pub async fn jobs_events(
     State(p): State<Platform>,
+    headers: HeaderMap,
 ) -> Sse<impl Stream<Item = Result<Event, Infallible>>> {
-    let portal = super::portal::Portal::new(p);
-    let stream = futures::stream::unfold(
-        (portal, String::new(), true),
-        |(portal, last, first)| async move {
-            if !first {
-                tokio::time::sleep(Duration::from_secs(1)).await;
+    let token = session_cookie(&headers).unwrap_or_default();
+    let portal = super::portal::Portal::new(p.clone());
+    let state = LiveJobs {
+        p,
+        portal,
+        token,
+        last: String::new(),
+        first: true,
+        ended: false,
+    };
+    let stream = futures::stream::unfold(state, |mut s| async move {
+        if s.ended {
+            return None;
+        }
+        if !s.first {
+            tokio::time::sleep(LIVE_JOBS_EVERY).await;
+        }
+        s.first = false;
+        loop {
+            match auth::still_live(&s.p, &s.token).await {
+                Ok(true) => {}
+                Ok(false) => {
+                    s.ended = true;
+                    let event = Event::default().event("session").data("ended");
+                    return Some((Ok(event), s));
+                }
+                // The database hiccuped: say nothing this round, look again next.
+                Err(error) => tracing::warn!(%error, "jobs stream could not check its session"),
             }
-            loop {
-                match portal.jobs().await {
-                    Ok(view) => {
-                        let json = serde_json::to_string(&view).unwrap_or_default();
-                        if json != last {
-                            let event = Event::default().event("jobs").data(json.clone());
-                            return Some((Ok(event), (portal, json, false)));
-                        }
-                    }
-                    Err(error) => {
-                        tracing::warn!(%error, "jobs stream could not read the jobs");
+            match s.portal.jobs().await {
+                Ok(view) => {
+                    let json = serde_json::to_string(&view).unwrap_or_default();
+                    if json != s.last {
+                        let event = Event::default().event("jobs").data(json.clone());
+                        s.last = json;
+                        return Some((Ok(event), s));
                     }
                 }
-                tokio::time::sleep(Duration::from_secs(1)).await;
+                Err(error) => {
+                    tracing::warn!(%error, "jobs stream could not read the jobs");
+                }
             }
-        },
-    );
+            tokio::time::sleep(LIVE_JOBS_EVERY).await;
+        }
+    });
     Sse::new(stream).keep_alive(KeepAlive::default())
+}
+
+/// How often the live jobs stream looks at the jobs and its session.
+const LIVE_JOBS_EVERY: Duration = Duration::from_secs(1);
+
+struct LiveJobs {
+    p: Platform,
+    portal: super::portal::Portal,
+    token: String,
+    last: String,
+    first: bool,
+    ended: bool,
 }
 
 #[cfg(test)]

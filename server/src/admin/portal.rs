@@ -50,17 +50,15 @@ fn when(t: DateTime<Utc>) -> String {
 }
 
 /// Service errors in the portal's words; internal details go to the log only.
-fn to_admin(error: ServiceError) -> AdminError {
+pub(crate) fn to_admin(error: ServiceError) -> AdminError {
     match error {
         ServiceError::Invalid { message, field, .. } => AdminError {
-            kind: ErrorKind::Invalid,
-            message,
             field: field.map(str::to_owned),
+            ..AdminError::new(ErrorKind::Invalid, message)
         },
         ServiceError::Conflict { message, field, .. } => AdminError {
-            kind: ErrorKind::Conflict,
-            message,
             field: field.map(str::to_owned),
+            ..AdminError::new(ErrorKind::Conflict, message)
         },
         ServiceError::NotFound(what) => {
             AdminError::new(ErrorKind::NotFound, format!("There is no such {what}."))
@@ -183,8 +181,13 @@ impl Portal {
 
 #[async_trait::async_trait]
 impl AdminBackend for Portal {
-    async fn sign_in(&self, email: &str, password: &str) -> Result<SignedIn, AdminError> {
-        super::auth::sign_in(&self.p, email, password).await
+    async fn sign_in(
+        &self,
+        email: &str,
+        password: &str,
+        client: app::client::ClientAddress,
+    ) -> Result<SignedIn, AdminError> {
+        super::auth::sign_in(&self.p, email, password, client).await
     }
 
     async fn sign_out(&self, token: &str) -> Result<(), AdminError> {
@@ -335,6 +338,8 @@ impl AdminBackend for Portal {
                 owner_password: SecretString::from(form.owner_password),
                 company_name,
                 extra_companies: form.extra_companies,
+                owner_id: None,
+                signup_key: None,
             },
         )
         .await
@@ -418,6 +423,7 @@ impl AdminBackend for Portal {
                 max_companies: p.max_companies,
                 storage_mb: p.storage_mb,
                 active: p.active,
+                pos_sample_products: p.pos_sample_products,
                 template_state: p.template_state,
             })
             .collect())
@@ -452,6 +458,9 @@ impl AdminBackend for Portal {
                     storage_mb,
                     price_cents: Some(price_cents),
                     currency,
+                    yearly_price_cents: None,
+                    trial_days: None,
+                    pos_sample_products: Some(form.pos_sample_products),
                 },
             )
             .await
@@ -473,6 +482,9 @@ impl AdminBackend for Portal {
                     active: None,
                     price_cents: Some(price_cents),
                     currency,
+                    yearly_price_cents: None,
+                    trial_days: None,
+                    pos_sample_products: Some(form.pos_sample_products),
                 },
             )
             .await
@@ -538,6 +550,140 @@ impl AdminBackend for Portal {
                 page,
             },
         })
+    }
+
+    async fn outbox(&self, query: OutboxQuery) -> Result<OutboxPage, AdminError> {
+        const PER_PAGE: u32 = 50;
+        let state = query.state.trim();
+        let state = if state.is_empty() {
+            None
+        } else if crate::mail::outbox::STATES.contains(&state) {
+            Some(state)
+        } else {
+            return Err(AdminError::invalid(
+                "state",
+                "A message is queued, failed, sent or dead.",
+            ));
+        };
+        let page = query.page.clamp(1, 1_000_000);
+        let (rows, total) = crate::mail::outbox::page(
+            &self.p.pool,
+            state,
+            i64::from(PER_PAGE),
+            i64::from(page - 1) * i64::from(PER_PAGE),
+        )
+        .await
+        .map_err(db)?;
+        let counts = crate::mail::outbox::counts(&self.p.pool)
+            .await
+            .map_err(db)?;
+        Ok(OutboxPage {
+            rows: rows
+                .into_iter()
+                .map(|m| OutboxRow {
+                    id: m.id.to_string(),
+                    template: m.template,
+                    to: m.to_address,
+                    subject: m.subject,
+                    state: m.state,
+                    attempts: m.attempts,
+                    last_error: m.last_error,
+                    message_id: m.message_id,
+                    tenant_slug: m.tenant_slug,
+                    created_at: when(m.created_at),
+                    sent_at: m.sent_at.map(when),
+                })
+                .collect(),
+            counts,
+            total,
+            per_page: PER_PAGE,
+            query: OutboxQuery {
+                state: state.unwrap_or_default().to_owned(),
+                page,
+            },
+        })
+    }
+
+    async fn retry_message(&self, actor: &str, id: &str) -> Result<(), AdminError> {
+        let id = Uuid::parse_str(id)
+            .map_err(|_| AdminError::new(ErrorKind::NotFound, "There is no such message."))?;
+        crate::mail::outbox::retry(&self.p, &Actor::superadmin(actor), id)
+            .await
+            .map_err(to_admin)
+    }
+
+    async fn owners(&self) -> Result<Vec<OwnerRow>, AdminError> {
+        let owners = crate::owners::list(&self.p, 500).await.map_err(to_admin)?;
+        Ok(owners
+            .into_iter()
+            .map(|o| OwnerRow {
+                id: o.id.to_string(),
+                email: o.email,
+                name: o.name,
+                verified: o.email_verified_at.is_some(),
+                disabled: o.disabled_at.is_some(),
+                tenants: o.tenants,
+                created_at: o.created_at.format("%Y-%m-%d %H:%M:%S").to_string(),
+            })
+            .collect())
+    }
+
+    async fn set_owner_disabled(
+        &self,
+        actor: &str,
+        id: &str,
+        disabled: bool,
+    ) -> Result<(), AdminError> {
+        let id = Uuid::parse_str(id.trim())
+            .map_err(|_| AdminError::new(ErrorKind::NotFound, "There is no such owner."))?;
+        crate::owners::set_disabled(&self.p, &Actor::superadmin(actor), id, disabled)
+            .await
+            .map(|_| ())
+            .map_err(to_admin)
+    }
+
+    async fn tenant_domains(&self, slug: &str) -> Result<Vec<DomainRow>, AdminError> {
+        let domains = crate::domains::list(&self.p, slug)
+            .await
+            .map_err(to_admin)?;
+        Ok(domains
+            .into_iter()
+            .map(|d| DomainRow {
+                records: std::iter::once(&d.cname)
+                    .chain(&d.alternatives)
+                    .map(|r| (r.record_type.clone(), r.name.clone(), r.value.clone()))
+                    .collect(),
+                state: serde_json::to_value(d.state)
+                    .ok()
+                    .and_then(|v| v.as_str().map(str::to_owned))
+                    .unwrap_or_default(),
+                last_checked_at: d.last_checked_at.map(when),
+                deadline: when(d.verify_deadline),
+                last_result: d.last_result,
+                checks: d.checks,
+                domain: d.domain,
+            })
+            .collect())
+    }
+
+    async fn domain_op(
+        &self,
+        actor: &str,
+        slug: &str,
+        op: DomainOp,
+        domain: &str,
+    ) -> Result<(), AdminError> {
+        let actor = Actor::superadmin(actor);
+        match op {
+            DomainOp::Add => crate::domains::add(&self.p, &actor, slug, domain)
+                .await
+                .map(|_| ()),
+            DomainOp::Verify => crate::domains::verify_now(&self.p, &actor, slug, domain)
+                .await
+                .map(|_| ()),
+            DomainOp::Remove => crate::domains::remove(&self.p, &actor, slug, domain).await,
+        }
+        .map_err(to_admin)
     }
 }
 

@@ -9,8 +9,14 @@
 //! The answer is stored after the handler's own transaction has committed. If the process
 //! dies in between, the key's lease expires and a retry runs the request again, where the
 //! handlers' own rules (unique slugs, the tenant state machine) refuse a second effect.
+//!
+//! The token is checked before anything else: a request without a valid token goes on to
+//! its handler (which refuses it) with its body unread and nothing stored, and a revoked
+//! token gets no replay. Each claim of a key has its own `holder` id: a request whose lease
+//! ran out and was taken over by a retry neither stores its answer over the retry's nor
+//! releases the key the retry now holds.
 
-use super::{ApiError, ApiState};
+use super::{ApiClient, ApiError, ApiState};
 use axum::body::{Body, Bytes};
 use axum::extract::{Request, State};
 use axum::http::{header, HeaderValue, Method, StatusCode};
@@ -18,6 +24,7 @@ use axum::middleware::Next;
 use axum::response::{IntoResponse, Response};
 use sha2::{Digest, Sha256};
 use sqlx::PgPool;
+use uuid::Uuid;
 
 /// The request header.
 pub const HEADER: &str = "idempotency-key";
@@ -76,7 +83,14 @@ pub async fn layer(State(state): State<ApiState>, request: Request, next: Next) 
         return invalid_key();
     };
     let key = key.to_owned();
-    // Without a token the handler refuses the request anyway; nothing to remember.
+    // Authenticated first: without a valid token the handler refuses the request anyway,
+    // so its body is not read, nothing is remembered, and nothing stored is replayed.
+    if ApiClient::authenticate(&state, request.headers())
+        .await
+        .is_err()
+    {
+        return next.run(request).await;
+    }
     let Some(client) = request
         .headers()
         .get(header::AUTHORIZATION)
@@ -98,13 +112,13 @@ pub async fn layer(State(state): State<ApiState>, request: Request, next: Next) 
     };
     let fingerprint = fingerprint(&parts.method, &parts.uri, &body);
     let pool = &state.platform.pool;
-    match claim(pool, &client, &key, &fingerprint).await {
-        Ok(Claim::Run) => {}
+    let holder = match claim(pool, &client, &key, &fingerprint).await {
+        Ok(Claim::Run(holder)) => holder,
         Ok(Claim::Answer(response)) => return response,
         Err(e) => return internal(e),
-    }
+    };
     let response = next.run(Request::from_parts(parts, Body::from(body))).await;
-    finish(pool, &client, &key, response).await
+    finish(pool, &client, &key, holder, response).await
 }
 
 /// sha256 of everything that makes two requests the same request.
@@ -119,8 +133,8 @@ fn fingerprint(method: &Method, uri: &axum::http::Uri, body: &Bytes) -> Vec<u8> 
 }
 
 enum Claim {
-    /// This request holds the key: run it.
-    Run,
+    /// This request holds the key, as this holder: run it.
+    Run(Uuid),
     /// Answer with this instead (a replay or a refusal).
     Answer(Response),
 }
@@ -131,22 +145,24 @@ async fn claim(
     key: &str,
     fingerprint: &[u8],
 ) -> Result<Claim, sqlx::Error> {
+    let holder = Uuid::new_v4();
     // Twice at most: a row that expires or vanishes between the insert and the read is
     // gone, and the second insert decides.
     for _ in 0..2 {
         let inserted = sqlx::query(
-            "INSERT INTO api_idempotency (client_sha256, key, request_sha256, locked_until) \
-             VALUES ($1, $2, $3, now() + make_interval(secs => $4)) ON CONFLICT DO NOTHING",
+            "INSERT INTO api_idempotency (client_sha256, key, request_sha256, locked_until, holder) \
+             VALUES ($1, $2, $3, now() + make_interval(secs => $4), $5) ON CONFLICT DO NOTHING",
         )
         .bind(client)
         .bind(key)
         .bind(fingerprint)
         .bind(f64::from(LEASE_SECONDS))
+        .bind(holder)
         .execute(pool)
         .await?;
         if inserted.rows_affected() == 1 {
             forget_old_keys_now_and_then(pool).await;
-            return Ok(Claim::Run);
+            return Ok(Claim::Run(holder));
         }
         let stored: Option<StoredKey> = sqlx::query_as(
             "SELECT request_sha256, status, content_type, location, body, \
@@ -188,17 +204,19 @@ async fn claim(
         if !stored.locked {
             // The first holder died without an answer: this retry takes the key over.
             let taken = sqlx::query(
-                "UPDATE api_idempotency SET locked_until = now() + make_interval(secs => $3) \
+                "UPDATE api_idempotency SET locked_until = now() + make_interval(secs => $3), \
+                        holder = $4 \
                  WHERE client_sha256 = $1 AND key = $2 AND status IS NULL \
                    AND (locked_until IS NULL OR locked_until <= now())",
             )
             .bind(client)
             .bind(key)
             .bind(f64::from(LEASE_SECONDS))
+            .bind(holder)
             .execute(pool)
             .await?;
             if taken.rows_affected() == 1 {
-                return Ok(Claim::Run);
+                return Ok(Claim::Run(holder));
             }
         }
         return Ok(Claim::Answer(in_progress()));
@@ -239,19 +257,33 @@ fn replay(status: i16, stored: StoredKey) -> Response {
     response
 }
 
-/// Stores a 2xx answer for replays; releases the key for any other answer.
-async fn finish(pool: &PgPool, client: &[u8], key: &str, response: Response) -> Response {
+/// Stores a 2xx answer for replays; releases the key for any other answer. Either only
+/// while `holder` still holds the key: a retry that took it over owns it now.
+async fn finish(
+    pool: &PgPool,
+    client: &[u8],
+    key: &str,
+    holder: Uuid,
+    response: Response,
+) -> Response {
     let status = response.status();
     if !status.is_success() {
-        if let Err(error) =
-            sqlx::query("DELETE FROM api_idempotency WHERE client_sha256 = $1 AND key = $2")
-                .bind(client)
-                .bind(key)
-                .execute(pool)
-                .await
+        match sqlx::query(
+            "DELETE FROM api_idempotency WHERE client_sha256 = $1 AND key = $2 \
+               AND holder = $3 AND status IS NULL",
+        )
+        .bind(client)
+        .bind(key)
+        .bind(holder)
+        .execute(pool)
+        .await
         {
+            Ok(done) if done.rows_affected() == 0 => {
+                tracing::warn!("an idempotency key was taken over before its request ended; left to the request holding it");
+            }
+            Ok(_) => {}
             // The lease runs out on its own; a retry then runs the request again.
-            tracing::warn!(%error, "could not release an idempotency key");
+            Err(error) => tracing::warn!(%error, "could not release an idempotency key"),
         }
         return response;
     }
@@ -275,7 +307,7 @@ async fn finish(pool: &PgPool, client: &[u8], key: &str, response: Response) -> 
     let stored = sqlx::query(
         "UPDATE api_idempotency SET status = $3, content_type = $4, location = $5, body = $6, \
                 locked_until = NULL \
-         WHERE client_sha256 = $1 AND key = $2",
+         WHERE client_sha256 = $1 AND key = $2 AND holder = $7 AND status IS NULL",
     )
     .bind(client)
     .bind(key)
@@ -283,12 +315,19 @@ async fn finish(pool: &PgPool, client: &[u8], key: &str, response: Response) -> 
     .bind(text(header::CONTENT_TYPE))
     .bind(text(header::LOCATION))
     .bind(body.as_ref())
+    .bind(holder)
     .execute(pool)
     .await;
-    if let Err(error) = stored {
+    match stored {
+        Ok(done) if done.rows_affected() == 0 => {
+            // A retry took the key over when this request outlived its lease: the retry's
+            // answer is the one kept.
+            tracing::warn!("an idempotency key was taken over before its request ended; its answer is not stored");
+        }
+        Ok(_) => {}
         // The work is done and the client gets its answer; only a replay is lost (a
         // retry after the lease then meets the handlers' own duplicate checks).
-        tracing::warn!(%error, "could not store an API answer for replays");
+        Err(error) => tracing::warn!(%error, "could not store an API answer for replays"),
     }
     Response::from_parts(parts, Body::from(body))
 }

@@ -32,8 +32,11 @@ pub struct JobView {
     pub progress_step: i32,
     /// Steps in all.
     pub progress_total: i32,
-    /// What it is doing.
+    /// What it is doing; `waiting for Odoo: …` (or PostgreSQL) while it waits out an
+    /// outage, retrying without spending attempts.
     pub progress_label: String,
+    /// Since when Odoo or PostgreSQL has been unreachable for it (null when not waiting).
+    pub unavailable_since: Option<chrono::DateTime<chrono::Utc>>,
     /// A cancel was asked.
     pub cancel_requested: bool,
     /// Tenant concerned.
@@ -60,6 +63,7 @@ impl From<JobRecord> for JobView {
             progress_step: j.progress.step,
             progress_total: j.progress.total,
             progress_label: j.progress.label,
+            unavailable_since: j.unavailable_since,
             cancel_requested: j.cancel_requested,
             tenant_id: j.tenant_id,
             created_at: j.created_at,

@@ -73,6 +73,8 @@ pub async fn create(
         owner_password: SecretString::from(body.owner_password),
         company_name: body.company_name,
         extra_companies: body.extra_companies,
+        owner_id: None,
+        signup_key: None,
     };
     Ok(accepted_tenant(
         service::create(&state.platform, &client.actor, input).await?,

@@ -3,8 +3,9 @@
 //! effect already exists, so a retried or re-delivered job never does a step twice in effect.
 
 use crate::audit::{self, Actor};
-use crate::db_manager::{DbManagerError, DbName, Neutralize, Outcome};
+use crate::db_manager::{DbManagerError, DbName, Holder, Neutralize, Outcome};
 use crate::jobs::kinds;
+use crate::mail::notices::{queue_tenant_notice, TenantNotice};
 use crate::platform::Platform;
 use job_queue::{JobContext, JobError, NewJob};
 use odoo_rpc::{RpcError, SearchOptions};
@@ -25,8 +26,25 @@ pub enum StepError {
     /// It waits on other work that is running (the plan's template build): try again
     /// soon without spending an attempt.
     Waiting(String),
+    /// Odoo or PostgreSQL cannot be reached (refused, timed out, 502/503/504, restarting):
+    /// wait for it without spending attempts, for the queue's retry window.
+    Unavailable {
+        /// `Odoo` or `PostgreSQL`.
+        dependency: &'static str,
+        /// What failed.
+        error: String,
+    },
     /// A cancel was requested.
     Cancelled,
+}
+
+impl StepError {
+    fn postgres_unavailable(error: impl std::fmt::Display) -> Self {
+        StepError::Unavailable {
+            dependency: "PostgreSQL",
+            error: error.to_string(),
+        }
+    }
 }
 
 /// How often a tenant job waiting on its plan's template looks again.
@@ -38,6 +56,9 @@ impl From<StepError> for JobError {
             StepError::Transient(m) => JobError::Retry(m),
             StepError::Permanent(m) => JobError::Permanent(m),
             StepError::Waiting(m) => JobError::snooze(m, TEMPLATE_WAIT),
+            StepError::Unavailable { dependency, error } => {
+                JobError::unavailable(dependency, error)
+            }
             StepError::Cancelled => JobError::Cancelled,
         }
     }
@@ -48,6 +69,9 @@ impl std::fmt::Display for StepError {
         match self {
             StepError::Transient(m) | StepError::Permanent(m) => f.write_str(m),
             StepError::Waiting(m) => write!(f, "waiting: {m}"),
+            StepError::Unavailable { dependency, error } => {
+                write!(f, "waiting for {dependency}: {error}")
+            }
             StepError::Cancelled => f.write_str("cancelled"),
         }
     }
@@ -55,7 +79,9 @@ impl std::fmt::Display for StepError {
 
 impl From<DbManagerError> for StepError {
     fn from(e: DbManagerError) -> Self {
-        if e.is_transient() {
+        if e.is_unreachable() {
+            StepError::postgres_unavailable(e)
+        } else if e.is_transient() {
             StepError::Transient(e.to_string())
         } else {
             StepError::Permanent(e.to_string())
@@ -65,13 +91,20 @@ impl From<DbManagerError> for StepError {
 
 impl From<sqlx::Error> for StepError {
     fn from(e: sqlx::Error) -> Self {
-        StepError::Transient(format!("platform database: {e}"))
+        if crate::db_manager::unreachable(&e) {
+            StepError::postgres_unavailable(format!("platform database: {e}"))
+        } else {
+            StepError::Transient(format!("platform database: {e}"))
+        }
     }
 }
 
 impl From<job_queue::QueueError> for StepError {
     fn from(e: job_queue::QueueError) -> Self {
-        StepError::Transient(e.to_string())
+        match e {
+            job_queue::QueueError::Database(e) => e.into(),
+            other => StepError::Transient(other.to_string()),
+        }
     }
 }
 
@@ -81,7 +114,13 @@ impl From<RpcError> for StepError {
             RpcError::UnknownModules(m) => {
                 StepError::Permanent(format!("Odoo does not know the modules {m:?}"))
             }
-            // Odoo down, restarting, timing out or refusing for now: retry with backoff.
+            // Odoo down, restarting, timing out or behind a proxy that cannot reach it: wait
+            // for it (the queue's retry window), spending no attempts.
+            e if e.is_retryable() => StepError::Unavailable {
+                dependency: "Odoo",
+                error: e.to_string(),
+            },
+            // Odoo answered, with an error that a retry may cure (a lock, a worker limit).
             other => StepError::Transient(format!("Odoo: {other}")),
         }
     }
@@ -123,20 +162,39 @@ struct Row {
     plan_id: Uuid,
     plan_key: String,
     modules: Vec<String>,
+    /// The plan asks for Odoo's sample products in the point of sale.
+    pos_sample_products: bool,
     /// A warm-pool standby claimed by an earlier provisioning attempt that died before
     /// finishing the claim (read here so that provisioning needs one round trip before
     /// its clone).
     earlier_claim: Option<String>,
+    /// The owner of the plan's template (`pg_database` is shared by the whole cluster, so
+    /// the same round trip reads it): the role a clone is given unless `ODOO_DB_ROLE` is set.
+    template_owner: Option<String>,
+}
+
+impl Row {
+    /// Odoo's role, which must own the tenant's database (see [`Platform::odoo_db_owner`]).
+    fn odoo_db_owner<'a>(&'a self, p: &'a Platform) -> Option<&'a str> {
+        p.config
+            .odoo_db_role
+            .as_deref()
+            .or(self.template_owner.as_deref())
+    }
 }
 
 async fn load(p: &Platform, id: Uuid) -> Result<Row, StepError> {
+    // The template's name is DbName::template's `tmpl_<odoo version>_<plan key>`.
     sqlx::query_as(
         "SELECT t.slug, t.db_name, t.hostname, t.state, t.owner_email, t.owner_name, t.company_name, \
-         t.extra_companies, t.owner_password_hash, t.steps_done, t.plan_id, p.key AS plan_key, p.modules, \
-         (SELECT w.db_name FROM warm_pool w WHERE w.claimed_by = t.id LIMIT 1) AS earlier_claim \
+         t.extra_companies, t.owner_password_hash, t.steps_done, t.plan_id, p.key AS plan_key, p.modules, p.pos_sample_products, \
+         (SELECT w.db_name FROM warm_pool w WHERE w.claimed_by = t.id LIMIT 1) AS earlier_claim, \
+         (SELECT pg_get_userbyid(d.datdba)::text FROM pg_database d \
+            WHERE d.datname = format('tmpl_%s_%s', $2::int, p.key)) AS template_owner \
          FROM tenants t JOIN plans p ON p.id = t.plan_id WHERE t.id = $1",
     )
     .bind(id)
+    .bind(i64::from(p.config.odoo_version))
     .fetch_optional(&p.pool)
     .await?
     .ok_or_else(|| StepError::Permanent(format!("tenant {id} does not exist")))
@@ -159,7 +217,7 @@ async fn mark_step(p: &Platform, id: Uuid, step: &str) -> Result<(), StepError> 
     Ok(())
 }
 
-fn random_password() -> String {
+pub(crate) fn random_password() -> String {
     Alphanumeric.sample_string(&mut rand::thread_rng(), 32)
 }
 
@@ -182,20 +240,10 @@ pub async fn run_tenant_job(p: &Platform, ctx: &JobContext) -> Result<(), JobErr
         tracing::info!(tenant_id = %id, job_id = %ctx.id, kind = %ctx.kind, %reason, "tenant job waiting");
         return Err(error.into());
     }
-    let last_attempt = match &error {
-        StepError::Transient(_) => {
-            let max: Option<i32> =
-                sqlx::query_scalar("SELECT max_attempts FROM jobs WHERE id = $1")
-                    .bind(ctx.id)
-                    .fetch_optional(&p.pool)
-                    .await
-                    .unwrap_or(None);
-            max.is_some_and(|m| ctx.attempt >= m)
-        }
-        _ => true,
-    };
-    tracing::warn!(tenant_id = %id, job_id = %ctx.id, kind = %ctx.kind, attempt = ctx.attempt, %error, final = last_attempt, "tenant job step failed");
     let message = error.to_string();
+    let error = JobError::from(error);
+    let last_attempt = ctx.is_final(&error);
+    tracing::warn!(tenant_id = %id, job_id = %ctx.id, kind = %ctx.kind, attempt = ctx.attempt, error = %message, final = last_attempt, "tenant job step failed");
     let recorded = if last_attempt {
         mark_failed(p, ctx, id, &message).await
     } else {
@@ -209,7 +257,7 @@ pub async fn run_tenant_job(p: &Platform, ctx: &JobContext) -> Result<(), JobErr
     if let Err(e) = recorded {
         tracing::error!(tenant_id = %id, job_id = %ctx.id, error = %e, "could not record the job error on the tenant");
     }
-    Err(error.into())
+    Err(error)
 }
 
 async fn mark_failed(
@@ -278,7 +326,7 @@ async fn transition(
          activated_at = CASE WHEN $3 = 'active' THEN now() ELSE activated_at END, \
          suspended_at = CASE WHEN $3 = 'suspended' THEN now() ELSE suspended_at END, \
          deleted_at = CASE WHEN $3 = 'deleted' THEN now() ELSE deleted_at END, \
-         owner_password_hash = CASE WHEN $3 = 'active' THEN NULL ELSE owner_password_hash END \
+         owner_password_hash = CASE WHEN $3 IN ('active', 'deleting', 'deleted') THEN NULL ELSE owner_password_hash END \
          WHERE id = $1 AND state = ANY($2)",
     )
     .bind(id)
@@ -291,6 +339,14 @@ async fn transition(
     .rows_affected()
         == 1;
     if done {
+        let notice = match action {
+            "tenant.suspended" => Some(TenantNotice::Suspended),
+            "tenant.reactivated" => Some(TenantNotice::Reactivated),
+            "tenant.deleted" => Some(TenantNotice::Deleted {
+                backup: details["backup"].as_bool().unwrap_or(false),
+            }),
+            _ => None,
+        };
         audit::record(
             &mut *tx,
             &Actor::system(),
@@ -300,9 +356,29 @@ async fn transition(
             details,
         )
         .await?;
+        if to == "deleted" {
+            // Its custom domains are free for another tenant (their routes went already).
+            crate::domains::release_for_deleted_tenant(&mut *tx, id).await?;
+        }
+        if let Some(notice) = notice {
+            queue_notice(&mut tx, p, id, notice).await?;
+        }
     }
     tx.commit().await?;
     Ok(done)
+}
+
+/// Queues the owner's message about a transition in the transition's transaction.
+async fn queue_notice(
+    tx: &mut sqlx::PgConnection,
+    p: &Platform,
+    id: Uuid,
+    notice: TenantNotice,
+) -> Result<(), StepError> {
+    queue_tenant_notice(tx, p, id, notice)
+        .await
+        .map(|_| ())
+        .map_err(|e| StepError::Transient(e.to_string()))
 }
 
 const PROVISION_STEPS: i32 = 6;
@@ -346,6 +422,7 @@ async fn provision(p: &Platform, ctx: &JobContext, id: Uuid) -> Result<(), StepE
         _ => {}
     }
     let earlier = t.earlier_claim.clone();
+    let owner = t.odoo_db_owner(p);
     let tenant_db = DbName::parse(&t.db_name)?;
     let template = DbName::template(p.config.odoo_version, &t.plan_key)?;
 
@@ -367,11 +444,26 @@ async fn provision(p: &Platform, ctx: &JobContext, id: Uuid) -> Result<(), StepE
     let (moved, progress, via) = tokio::join!(
         moved,
         ctx.progress(1, PROVISION_STEPS, "database"),
-        claim_or_clone(p, id, earlier, &template, &tenant_db),
+        claim_or_clone(p, id, earlier, &template, &tenant_db, owner),
     );
     moved?;
     progress?;
     let via = via?;
+    // A delete that ran since the tenant was loaded (a retried provisioning racing it) may
+    // have found no database to drop: the one just made or adopted goes now, so a deleted
+    // tenant never gets its database back. (The delete moves the state before it looks for
+    // the database, and this looks at the state after making it: one of them sees the other.)
+    let state: Option<String> = sqlx::query_scalar("SELECT state FROM tenants WHERE id = $1")
+        .bind(id)
+        .fetch_optional(&p.pool)
+        .await?;
+    if matches!(state.as_deref(), None | Some("deleting" | "deleted")) {
+        tracing::info!(tenant_id = %id, job_id = %ctx.id, state = ?state, "provisioning: the tenant is being deleted; its new database goes");
+        if p.dbm.holder(&tenant_db, id).await? == Holder::Tenant {
+            p.dbm.drop_database(&tenant_db).await?;
+        }
+        return Ok(());
+    }
     let made = started.elapsed();
 
     // 2. The filestore folder, as Odoo's duplicate copies it (after the audit entry of step
@@ -455,6 +547,21 @@ async fn provision(p: &Platform, ctx: &JobContext, id: Uuid) -> Result<(), StepE
                     )
                     .await?;
                 }
+                if t.modules.iter().any(|m| m == "point_of_sale") {
+                    if let Some(shop) =
+                        open_pos_shop(&object, &t.company_name, t.pos_sample_products).await?
+                    {
+                        audit::record(
+                            &p.pool,
+                            &Actor::system(),
+                            "tenant.pos_shop_created",
+                            Some(id),
+                            Some(ctx.id),
+                            json!({"pos_config_id": shop}),
+                        )
+                        .await?;
+                    }
+                }
             }
             ctx.progress(5, PROVISION_STEPS, "companies").await?;
             if !t.extra_companies.is_empty() {
@@ -506,6 +613,7 @@ async fn provision(p: &Platform, ctx: &JobContext, id: Uuid) -> Result<(), StepE
         if p.config.warm_pool_size > 0 {
             enqueue_refill(&mut tx, t.plan_id).await?;
         }
+        queue_notice(&mut tx, p, id, TenantNotice::Welcome).await?;
     }
     tx.commit().await?;
     tracing::info!(tenant_id = %id, slug = %t.slug, "tenant active");
@@ -556,22 +664,38 @@ async fn before_neutralize(
 }
 
 /// Step 1: returns how the database was made (`pool` or `clone`), or `None` if it existed.
-/// `earlier` is a standby an earlier attempt claimed (`Row::earlier_claim`).
+/// `earlier` is a standby an earlier attempt claimed (`Row::earlier_claim`); a clone is
+/// owned by `owner`, Odoo's role (standbys already are: the refill clones them so).
+///
+/// A database of the tenant's name is adopted only when it carries the tenant's marker
+/// (`db_manager::tenant_marker`, written before it takes the name); any other is left
+/// alone and the provisioning fails for good ([`DbManagerError::NotOurs`]).
 async fn claim_or_clone(
     p: &Platform,
     id: Uuid,
     earlier: Option<String>,
     template: &DbName,
     tenant_db: &DbName,
+    owner: Option<&str>,
 ) -> Result<Option<&'static str>, StepError> {
     if let Some(standby) = earlier {
         let standby = DbName::parse(&standby)?;
-        let renamed = if p.dbm.exists(&standby).await? && !p.dbm.exists(tenant_db).await? {
-            p.dbm.rename(&standby, tenant_db).await?;
-            true
+        let renamed = if p.dbm.exists(&standby).await? {
+            if p.dbm.holder(tenant_db, id).await? == Holder::Absent {
+                p.dbm.mark_tenant(&standby, id).await?;
+                p.dbm.rename(&standby, tenant_db).await?;
+                true
+            } else {
+                // The tenant has its database: the standby is one more copy of the template.
+                p.dbm.drop_database(&standby).await?;
+                false
+            }
         } else {
             false
         };
+        // Its filestore folder goes with it (also when only the database was renamed
+        // before the earlier attempt died).
+        p.dbm.rename_filestore(&standby, tenant_db).await?;
         sqlx::query("DELETE FROM warm_pool WHERE db_name = $1")
             .bind(standby.as_str())
             .execute(&p.pool)
@@ -580,16 +704,18 @@ async fn claim_or_clone(
             return Ok(Some("pool"));
         }
     }
-    if p.config.warm_pool_size > 0 {
-        if p.dbm.exists(tenant_db).await? {
-            return Ok(None);
-        }
-        if claim(p, id, template, tenant_db).await?.is_some() {
-            return Ok(Some("pool"));
-        }
+    match p.dbm.holder(tenant_db, id).await? {
+        Holder::Tenant => return Ok(None),
+        Holder::Other => return Err(DbManagerError::NotOurs(tenant_db.clone()).into()),
+        Holder::Absent => {}
     }
-    // CREATE DATABASE answers "already exists" for a database an earlier attempt made.
-    match p.dbm.clone_template(template, tenant_db).await {
+    // A clone an interrupted attempt started is finished rather than a standby claimed.
+    let cloning = p.dbm.exists(&DbName::tenant_clone(id)?).await?;
+    if p.config.warm_pool_size > 0 && !cloning && claim(p, id, template, tenant_db).await?.is_some()
+    {
+        return Ok(Some("pool"));
+    }
+    match p.dbm.clone_for_tenant(template, tenant_db, id, owner).await {
         Ok(Outcome::Done) => Ok(Some("clone")),
         Ok(Outcome::AlreadyDone) => Ok(None),
         Err(DbManagerError::NotFound(_)) => {
@@ -641,7 +767,13 @@ pub async fn claim(
         return Ok(None);
     };
     let standby = DbName::parse(&standby)?;
-    match p.dbm.rename(&standby, tenant_db).await {
+    // Marked before it takes the tenant's name: a database of that name is the tenant's
+    // exactly when it carries the marker.
+    let marked = match p.dbm.mark_tenant(&standby, tenant_id).await {
+        Ok(()) => p.dbm.rename(&standby, tenant_db).await,
+        Err(e) => Err(e),
+    };
+    match marked {
         Ok(()) => {}
         Err(DbManagerError::NotFound(_)) => {
             // The standby vanished (dropped by hand): forget it and let the caller clone.
@@ -653,6 +785,9 @@ pub async fn claim(
         }
         Err(e) => return Err(e.into()),
     }
+    // The standby's copy of the template's filestore becomes the tenant's (it was one
+    // folder leaked per pooled sign-up, the tenant getting another copy of the template's).
+    p.dbm.rename_filestore(&standby, tenant_db).await?;
     sqlx::query("DELETE FROM warm_pool WHERE db_name = $1")
         .bind(standby.as_str())
         .execute(&p.pool)
@@ -660,8 +795,54 @@ pub async fn claim(
     Ok(Some(standby))
 }
 
+/// A tenant with point_of_sale gets a shop ready to sell, as Odoo 18's POS onboarding
+/// makes one (`pos_config.py`): a `pos.config` created without payment methods takes
+/// `_default_payment_methods`, which on a new database runs
+/// `_create_journal_and_payment_methods` (a cash journal and "Cash" for this shop, "Card" on
+/// the bank journal, "Customer Account"). A plan with sample products asks Odoo's own
+/// onboarding scenario instead (`load_onboarding_bakery_scenario`, what the POS dashboard's
+/// "Bakery" button calls): its products, the same payment methods and a "Bakery Shop", in
+/// one Odoo transaction. Nothing is done when the tenant already has a point of sale (a
+/// template that had one, or a retried step). Returns the new shop's id.
+async fn open_pos_shop(
+    object: &odoo_rpc::Object<'_, odoo_rpc::ReqwestTransport>,
+    company_name: &str,
+    sample_products: bool,
+) -> Result<Option<i64>, StepError> {
+    // Archived shops count too: the owner may have closed one on purpose.
+    let any_shop = json!(["|", ["active", "=", true], ["active", "=", false]]);
+    let existing = object.search_count("pos.config", any_shop.clone()).await?;
+    if existing > 0 {
+        return Ok(None);
+    }
+    if sample_products {
+        object
+            .execute_kw(
+                "pos.config",
+                "load_onboarding_bakery_scenario",
+                Vec::new(),
+                Map::new(),
+            )
+            .await?;
+        let made = object
+            .search(
+                "pos.config",
+                any_shop,
+                &SearchOptions {
+                    limit: Some(1),
+                    ..SearchOptions::default()
+                },
+            )
+            .await?;
+        return Ok(made.first().copied());
+    }
+    let mut vals = Map::new();
+    vals.insert("name".into(), json!(format!("{company_name} Shop")));
+    Ok(Some(object.create("pos.config", vals).await?))
+}
+
 /// Creates the missing companies, gives the admin all of them and the multi-company group.
-async fn set_up_companies(
+pub(crate) async fn set_up_companies(
     object: &odoo_rpc::Object<'_, odoo_rpc::ReqwestTransport>,
     uid: i64,
     names: &[String],
@@ -818,12 +999,36 @@ async fn delete(p: &Platform, ctx: &JobContext, id: Uuid, backup: bool) -> Resul
         }
     }
     let db = DbName::parse(&t.db_name)?;
-    if backup && !t.steps_done.iter().any(|s| s == "backup") && p.dbm.exists(&db).await? {
-        ctx.progress(1, 3, "backup").await?;
-        // A suspended database refuses even pg_dump: open it for the dump.
-        p.dbm.resume(&db).await?;
-        let file = p.dbm.backup(&db).await?;
+    // The owner's password hash only served the provisioning, which will not run again.
+    sqlx::query("UPDATE tenants SET owner_password_hash = NULL WHERE id = $1")
+        .bind(id)
+        .execute(&p.pool)
+        .await?;
+    // Whether a final backup exists (an earlier attempt may have taken it): the owner's
+    // message says so.
+    let mut backed_up = t.steps_done.iter().any(|s| s == "backup");
+    // Only the tenant's own database (it carries the tenant's marker) is closed, backed up
+    // and dropped; a database of the same name that is not its own is left alone, with its
+    // filestore folder.
+    let holder = p.dbm.holder(&db, id).await?;
+    if holder == Holder::Other {
+        tracing::warn!(tenant_id = %id, job_id = %ctx.id, db = %db, "delete: the database of the tenant's name is not its own; left alone");
+    }
+    let exists = holder == Holder::Tenant;
+    if exists {
+        // Closed first, and never opened again: a suspended customer stays suspended
+        // whatever happens next (a failed dump, a cancel), and the final backup holds
+        // the last write.
+        ctx.progress(1, 4, "refuse connections").await?;
+        p.dbm.suspend(&db).await?;
+    }
+    if backup && !backed_up && exists {
+        ctx.progress(2, 4, "backup").await?;
+        // PostgreSQL refuses pg_dump on the closed database: it dumps a private copy.
+        let copy = DbName::dump_copy(id)?;
+        let file = p.dbm.backup_closed(&db, &copy).await?;
         mark_step(p, id, "backup").await?;
+        backed_up = true;
         audit::record(
             &p.pool,
             &Actor::system(),
@@ -835,9 +1040,15 @@ async fn delete(p: &Platform, ctx: &JobContext, id: Uuid, backup: bool) -> Resul
         .await?;
     }
     check_cancel(ctx).await?;
-    ctx.progress(2, 3, "drop").await?;
-    p.dbm.drop_database(&db).await?;
-    ctx.progress(3, 3, "deleted").await?;
+    ctx.progress(3, 4, "drop").await?;
+    match holder {
+        Holder::Tenant => {
+            p.dbm.drop_database(&db).await?;
+        }
+        Holder::Absent => p.dbm.remove_filestore(&db).await?,
+        Holder::Other => {}
+    }
+    ctx.progress(4, 4, "deleted").await?;
     transition(
         p,
         ctx,
@@ -848,7 +1059,7 @@ async fn delete(p: &Platform, ctx: &JobContext, id: Uuid, backup: bool) -> Resul
             pending_op: None,
             action: "tenant.deleted",
         },
-        json!({"db": t.db_name, "backup": backup}),
+        json!({"db": t.db_name, "backup": backed_up}),
     )
     .await?;
     Ok(())
@@ -903,6 +1114,11 @@ async fn refill(p: &Platform, plan_id: Uuid) -> Result<(), StepError> {
     .fetch_one(&p.pool)
     .await?;
     let want = i64::from(p.config.warm_pool_size);
+    let owner = if ready < want {
+        p.odoo_db_owner(&template).await?
+    } else {
+        None
+    };
     for _ in ready..want {
         let standby = DbName::standby(&template)?;
         sqlx::query("INSERT INTO warm_pool (db_name, template) VALUES ($1, $2)")
@@ -910,7 +1126,9 @@ async fn refill(p: &Platform, plan_id: Uuid) -> Result<(), StepError> {
             .bind(template.as_str())
             .execute(&p.pool)
             .await?;
-        p.dbm.clone_template(&template, &standby).await?;
+        p.dbm
+            .clone_template(&template, &standby, owner.as_deref())
+            .await?;
         p.dbm.copy_filestore(&template, &standby).await?;
         sqlx::query("UPDATE warm_pool SET ready = true WHERE db_name = $1")
             .bind(standby.as_str())
@@ -928,21 +1146,18 @@ pub async fn build_template(p: &Platform, ctx: &JobContext) -> Result<(), JobErr
     let Err(error) = result else {
         return Ok(());
     };
-    let max: Option<i32> = sqlx::query_scalar("SELECT max_attempts FROM jobs WHERE id = $1")
-        .bind(ctx.id)
-        .fetch_optional(&p.pool)
-        .await
-        .unwrap_or(None);
-    let last = !matches!(error, StepError::Transient(_)) || max.is_some_and(|m| ctx.attempt >= m);
+    let message = error.to_string();
+    let error = JobError::from(error);
+    let last = ctx.is_final(&error);
     if last {
         let _ = sqlx::query("UPDATE plans SET template_state = 'failed', template_error = $2, updated_at = now() WHERE id = $1")
             .bind(payload.plan_id)
-            .bind(error.to_string())
+            .bind(&message)
             .execute(&p.pool)
             .await;
     }
-    tracing::warn!(plan_id = %payload.plan_id, job_id = %ctx.id, %error, final = last, "template build failed");
-    Err(error.into())
+    tracing::warn!(plan_id = %payload.plan_id, job_id = %ctx.id, error = %message, final = last, "template build failed");
+    Err(error)
 }
 
 async fn build(
@@ -968,7 +1183,7 @@ async fn build(
         .odoo_master_password
         .clone()
         .ok_or_else(|| StepError::Permanent("ODOO_MASTER_PASSWORD is not set".into()))?;
-    let building = DbName::parse(&format!("{template}_new"))?;
+    let building = DbName::template_build(p.config.odoo_version, &plan.key)?;
     ctx.progress(1, 4, "create database").await?;
     // A half-built database of an earlier attempt is dropped and made again.
     p.dbm.drop_database(&building).await?;
@@ -1055,4 +1270,112 @@ async fn finish_build(
     }
     tx.commit().await?;
     Ok(())
+}
+
+/// One database the repair looks at: a tenant's (with its id) or a warm-pool standby.
+#[derive(Debug, sqlx::FromRow)]
+struct OwnedDb {
+    tenant_id: Option<Uuid>,
+    db_name: String,
+    template: String,
+}
+
+/// Gives every existing tenant and standby database to Odoo's role (`ODOO_DB_ROLE`, else
+/// its template's owner). Databases made before provisioning created them `OWNER` that role
+/// belong to the platform's role, and Odoo serves none of them by host name (its
+/// `list_dbs` keeps the databases its own role owns). Idempotent: a database already owned
+/// by the right role is left alone; one whose template is gone (and no role configured) is
+/// skipped and counted.
+pub async fn repair_db_owners(p: &Platform, ctx: &JobContext) -> Result<(), JobError> {
+    repair_owners(p, ctx).await.map_err(JobError::from)
+}
+
+async fn repair_owners(p: &Platform, ctx: &JobContext) -> Result<(), StepError> {
+    let dbs: Vec<OwnedDb> = sqlx::query_as(
+        "SELECT t.id AS tenant_id, t.db_name, format('tmpl_%s_%s', $1::int, p.key) AS template \
+         FROM tenants t JOIN plans p ON p.id = t.plan_id WHERE t.state NOT IN ('awaiting_payment', 'requested', 'deleted') \
+         UNION ALL SELECT NULL, w.db_name, w.template FROM warm_pool w ORDER BY 2",
+    )
+    .bind(i64::from(p.config.odoo_version))
+    .fetch_all(&p.pool)
+    .await?;
+    let total = i32::try_from(dbs.len()).unwrap_or(i32::MAX);
+    let mut owners: std::collections::HashMap<String, Option<String>> = Default::default();
+    let (mut repaired, mut skipped) = (0u32, Vec::new());
+    for (n, item) in dbs.iter().enumerate() {
+        check_cancel(ctx).await?;
+        ctx.progress(
+            i32::try_from(n).unwrap_or(i32::MAX),
+            total,
+            &format!("checking {}", item.db_name),
+        )
+        .await?;
+        let db = DbName::parse(&item.db_name)?;
+        let Some(current) = p.dbm.owner(&db).await? else {
+            continue; // gone (dropped, or never made)
+        };
+        if let Some(tenant_id) = item.tenant_id {
+            // Only the tenant's own database is given to Odoo: one of its name without its
+            // marker is someone else's.
+            if p.dbm.holder(&db, tenant_id).await? != Holder::Tenant {
+                tracing::warn!(tenant_id = %tenant_id, db = %item.db_name,
+                    "not the tenant's own database (no marker): its owner is left alone");
+                skipped.push(item.db_name.clone());
+                continue;
+            }
+        }
+        let wanted = match owners.get(&item.template) {
+            Some(w) => w.clone(),
+            None => {
+                let w = p.odoo_db_owner(&DbName::parse(&item.template)?).await?;
+                owners.insert(item.template.clone(), w.clone());
+                w
+            }
+        };
+        let Some(wanted) = wanted else {
+            tracing::warn!(db = %item.db_name, template = %item.template,
+                "cannot tell Odoo's role: the template is gone and ODOO_DB_ROLE is not set");
+            skipped.push(item.db_name.clone());
+            continue;
+        };
+        if current == wanted {
+            continue;
+        }
+        p.dbm.set_owner(&db, &wanted).await?;
+        repaired += 1;
+        tracing::info!(db = %item.db_name, from = %current, to = %wanted, "database given to Odoo's role");
+        if let Some(tenant_id) = item.tenant_id {
+            audit::record(
+                &p.pool,
+                &Actor::system(),
+                "tenant.db_owner_repaired",
+                Some(tenant_id),
+                Some(ctx.id),
+                json!({"db": item.db_name, "from": current, "to": wanted}),
+            )
+            .await?;
+        }
+    }
+    ctx.progress(total, total, "done").await?;
+    audit::record(
+        &p.pool,
+        &Actor::system(),
+        "platform.db_owners_repaired",
+        None,
+        Some(ctx.id),
+        json!({"checked": dbs.len(), "repaired": repaired, "skipped": skipped}),
+    )
+    .await?;
+    Ok(())
+}
+
+/// Queues the owner repair (deduplicated while one is unfinished).
+pub async fn enqueue_owner_repair(pool: &sqlx::PgPool) -> Result<Uuid, job_queue::QueueError> {
+    job_queue::enqueue(
+        pool,
+        NewJob::new(kinds::REPAIR_DB_OWNERS, json!({}))
+            .with_max_attempts(8)
+            .with_dedupe_key(kinds::REPAIR_DB_OWNERS.to_owned()),
+    )
+    .await
 }

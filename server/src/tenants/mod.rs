@@ -1,9 +1,11 @@
 //! Tenants: one Odoo database each, and their lifecycle
-//! `requested → provisioning → active ⇄ suspended → deleting → deleted` (`failed` from any
-//! job step). [`service`] takes requests (API and portal alike); [`lifecycle`] holds the
+//! `[awaiting_payment →] requested → provisioning → active ⇄ suspended → deleting → deleted`
+//! (`failed` from any job step; `awaiting_payment` only for a paid self-service sign-up,
+//! until Stripe confirms the subscription). [`service`] takes requests (API and portal alike); [`lifecycle`] holds the
 //! job handlers that make every transition.
 
 pub mod lifecycle;
+pub mod odoo_admin;
 pub mod service;
 
 use serde::{Deserialize, Serialize};
@@ -131,6 +133,9 @@ impl OwnerEmail {
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, ToSchema)]
 #[serde(rename_all = "snake_case")]
 pub enum TenantState {
+    /// Signed up on a paid plan: waits for Stripe to confirm the subscription (no database,
+    /// no job). An expired checkout removes it.
+    AwaitingPayment,
     /// Asked for; the provisioning job has not started.
     Requested,
     /// The provisioning job is working.
@@ -151,6 +156,7 @@ impl TenantState {
     /// The stored name.
     pub fn as_str(self) -> &'static str {
         match self {
+            TenantState::AwaitingPayment => "awaiting_payment",
             TenantState::Requested => "requested",
             TenantState::Provisioning => "provisioning",
             TenantState::Active => "active",
@@ -164,6 +170,7 @@ impl TenantState {
     /// Parses the stored name.
     pub fn parse(s: &str) -> Option<TenantState> {
         Some(match s {
+            "awaiting_payment" => TenantState::AwaitingPayment,
             "requested" => TenantState::Requested,
             "provisioning" => TenantState::Provisioning,
             "active" => TenantState::Active,

@@ -35,6 +35,12 @@ pub struct CreateTenant {
     pub company_name: String,
     /// Further companies: multi-company when not empty.
     pub extra_companies: Vec<String>,
+    /// The owner account it belongs to (self-service sign-up); `None` when a superadmin
+    /// creates it for someone without an account.
+    pub owner_id: Option<Uuid>,
+    /// The sign-up form's key: a second submit of the same form gets the first's tenant
+    /// instead of an error or a second tenant (with `owner_id` only).
+    pub signup_key: Option<String>,
 }
 
 /// A long operation accepted: the tenant as it is now and the job doing the work.
@@ -88,6 +94,92 @@ pub async fn create(
     actor: &Actor,
     input: CreateTenant,
 ) -> Result<Accepted, ServiceError> {
+    let made = create_with(p, actor, input, false).await?;
+    match made.job_id {
+        Some(job_id) => Ok(Accepted {
+            tenant: made.tenant,
+            job_id,
+        }),
+        // A second submit of a paid sign-up's form (same key) on a free plan.
+        None => Err(ServiceError::conflict(
+            "awaiting_payment",
+            format!(
+                "This sign-up made '{}', which waits for its first payment.",
+                made.tenant.slug
+            ),
+        )),
+    }
+}
+
+/// A tenant stored, with its provisioning job unless it waits for a payment.
+#[derive(Debug, Clone)]
+pub struct Created {
+    /// The tenant.
+    pub tenant: Tenant,
+    /// Its provisioning job (none while it waits for a payment).
+    pub job_id: Option<Uuid>,
+}
+
+/// Validates and stores the tenant as `awaiting_payment`: no database, no job, until
+/// billing confirms its subscription ([`start_provisioning`]). A second submit of the same
+/// form (its `signup_key`) returns the first's tenant.
+pub async fn create_awaiting_payment(
+    p: &Platform,
+    actor: &Actor,
+    input: CreateTenant,
+) -> Result<Created, ServiceError> {
+    create_with(p, actor, input, true).await
+}
+
+/// Moves an `awaiting_payment` tenant to `requested` with its provisioning job, in the
+/// caller's transaction. Exactly once: the conditional update lets one caller through,
+/// whoever confirms the payment first (webhook or return page). Returns the job.
+pub async fn start_provisioning(
+    tx: &mut sqlx::PgConnection,
+    actor: &Actor,
+    tenant_id: Uuid,
+) -> Result<Option<Uuid>, job_queue::QueueError> {
+    let moved: Option<Uuid> = sqlx::query_scalar(
+        "UPDATE tenants SET state = 'requested', pending_op = 'provision', updated_at = now() \
+         WHERE id = $1 AND state = 'awaiting_payment' RETURNING id",
+    )
+    .bind(tenant_id)
+    .fetch_optional(&mut *tx)
+    .await?;
+    if moved.is_none() {
+        return Ok(None);
+    }
+    let job_id = job_queue::enqueue(
+        &mut *tx,
+        NewJob::new(kinds::PROVISION, json!({"tenant_id": tenant_id}))
+            .with_tenant(tenant_id)
+            .with_max_attempts(8)
+            .with_dedupe_key(format!("tenant:{tenant_id}:provision")),
+    )
+    .await?;
+    sqlx::query("UPDATE tenants SET pending_job_id = $2 WHERE id = $1")
+        .bind(tenant_id)
+        .bind(job_id)
+        .execute(&mut *tx)
+        .await?;
+    audit::record(
+        &mut *tx,
+        actor,
+        "tenant.payment_confirmed",
+        Some(tenant_id),
+        Some(job_id),
+        json!({}),
+    )
+    .await?;
+    Ok(Some(job_id))
+}
+
+async fn create_with(
+    p: &Platform,
+    actor: &Actor,
+    input: CreateTenant,
+    awaiting_payment: bool,
+) -> Result<Created, ServiceError> {
     let slug = TenantSlug::parse(&input.slug).map_err(|e| match e {
         SlugError::Syntax => ServiceError::invalid(
             "slug_invalid",
@@ -109,18 +201,6 @@ pub async fn create(
     })?;
     let owner_name = check_text("owner_name", &input.owner_name, 100)?;
     let company_name = check_text("company_name", &input.company_name, 100)?;
-    let mut extra = Vec::new();
-    for name in &input.extra_companies {
-        let name = check_text("extra_companies", name, 100)?;
-        if name == company_name || extra.contains(&name) {
-            return Err(ServiceError::invalid(
-                "company_duplicate",
-                "extra_companies",
-                format!("The company '{name}' is named twice."),
-            ));
-        }
-        extra.push(name);
-    }
     let password = input.owner_password.expose_secret();
     if password.chars().count() < MIN_PASSWORD || password.len() > 128 {
         return Err(ServiceError::invalid(
@@ -139,25 +219,63 @@ pub async fn create(
                 format!("There is no plan '{}'.", input.plan.trim()),
             )
         })?;
-    if extra.len() + 1 > usize::try_from(plan.max_companies).unwrap_or(1) {
+    // The count against the plan's limit before any work per name; then each name's size,
+    // and duplicates in one pass.
+    let max_companies = usize::try_from(plan.max_companies).unwrap_or(1);
+    if input.extra_companies.len() + 1 > max_companies {
         return Err(ServiceError::invalid(
             "too_many_companies",
             "extra_companies",
             format!(
-                "The plan '{}' allows {} companies.",
-                plan.key, plan.max_companies
+                "The plan '{}' allows {}.",
+                plan.key,
+                crate::plans::companies(plan.max_companies)
             ),
         ));
+    }
+    let mut extra = Vec::with_capacity(input.extra_companies.len());
+    let mut seen = std::collections::HashSet::with_capacity(input.extra_companies.len() + 1);
+    seen.insert(company_name.clone());
+    for name in &input.extra_companies {
+        let name = check_text("extra_companies", name, 100)?;
+        if !seen.insert(name.clone()) {
+            return Err(ServiceError::invalid(
+                "company_duplicate",
+                "extra_companies",
+                format!("The company '{name}' is named twice."),
+            ));
+        }
+        extra.push(name);
+    }
+    let signup_key = input
+        .signup_key
+        .as_deref()
+        .map(str::trim)
+        .filter(|k| !k.is_empty() && input.owner_id.is_some())
+        .map(|k| k.chars().take(100).collect::<String>());
+    if let Some(key) = &signup_key {
+        // A second submit of a form that already made its tenant: the same answer again.
+        let made: Option<Uuid> = sqlx::query_scalar(
+            "SELECT id FROM tenants WHERE owner_user_id = $1 AND signup_key = $2",
+        )
+        .bind(input.owner_id)
+        .bind(key)
+        .fetch_optional(&p.pool)
+        .await?;
+        if made.is_some() {
+            return resubmitted(p, input.owner_id, Some(key)).await;
+        }
     }
     let db_name = p.tenant_db(slug.as_str()).map_err(ServiceError::internal)?;
     // Hash before the transaction: it costs a few hundred ms of CPU (Odoo's 600k rounds).
     let hash = p.hash_password(password).await?;
 
     let mut tx = p.pool.begin().await?;
-    let id: Uuid = sqlx::query_scalar(
+    let id: Result<Uuid, sqlx::Error> = sqlx::query_scalar(
         "INSERT INTO tenants (slug, db_name, hostname, plan_id, owner_email, owner_name, company_name, \
-         extra_companies, owner_password_hash, pending_op) \
-         VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, 'provision') RETURNING id",
+         extra_companies, owner_password_hash, pending_op, owner_user_id, signup_key, state) \
+         VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, CASE WHEN $12 THEN NULL ELSE 'provision' END, \
+         $10, $11, CASE WHEN $12 THEN 'awaiting_payment' ELSE 'requested' END) RETURNING id",
     )
     .bind(slug.as_str())
     .bind(db_name.as_str())
@@ -168,29 +286,46 @@ pub async fn create(
     .bind(&company_name)
     .bind(&extra)
     .bind(&hash)
+    .bind(input.owner_id)
+    .bind(signup_key.as_deref())
+    .bind(awaiting_payment)
     .fetch_one(&mut *tx)
-    .await
-    .map_err(|e| match unique_violation(&e).as_deref() {
-        Some("tenants_slug_key" | "tenants_db_name_key") => ServiceError::Conflict {
-            code: "slug_taken",
-            message: format!("The name '{slug}' is already in use."),
-            field: Some("slug"),
-        },
-        _ => e.into(),
-    })?;
-    let job_id = job_queue::enqueue(
-        &mut *tx,
-        NewJob::new(kinds::PROVISION, json!({"tenant_id": id}))
-            .with_tenant(id)
-            .with_max_attempts(8)
-            .with_dedupe_key(format!("tenant:{id}:provision")),
-    )
-    .await?;
-    sqlx::query("UPDATE tenants SET pending_job_id = $2 WHERE id = $1")
-        .bind(id)
-        .bind(job_id)
-        .execute(&mut *tx)
+    .await;
+    let id = match id {
+        Ok(id) => id,
+        Err(e) => {
+            drop(tx);
+            return match unique_violation(&e).as_deref() {
+                Some("tenants_slug_key" | "tenants_db_name_key") => Err(ServiceError::Conflict {
+                    code: "slug_taken",
+                    message: format!("The name '{slug}' is already in use."),
+                    field: Some("slug"),
+                }),
+                Some("tenants_signup_key") => {
+                    resubmitted(p, input.owner_id, signup_key.as_deref()).await
+                }
+                _ => Err(e.into()),
+            };
+        }
+    };
+    let job_id = if awaiting_payment {
+        None
+    } else {
+        let job_id = job_queue::enqueue(
+            &mut *tx,
+            NewJob::new(kinds::PROVISION, json!({"tenant_id": id}))
+                .with_tenant(id)
+                .with_max_attempts(8)
+                .with_dedupe_key(format!("tenant:{id}:provision")),
+        )
         .await?;
+        sqlx::query("UPDATE tenants SET pending_job_id = $2 WHERE id = $1")
+            .bind(id)
+            .bind(job_id)
+            .execute(&mut *tx)
+            .await?;
+        Some(job_id)
+    };
     if matches!(plan.template_state.as_str(), "none" | "failed")
         && p.config.odoo_master_password.is_some()
     {
@@ -207,8 +342,8 @@ pub async fn create(
         actor,
         "tenant.requested",
         Some(id),
-        Some(job_id),
-        json!({"slug": slug.as_str(), "plan": plan.key, "owner_email": email.as_str(), "companies": 1 + extra.len()}),
+        job_id,
+        json!({"slug": slug.as_str(), "plan": plan.key, "owner_email": email.as_str(), "companies": 1 + extra.len(), "awaiting_payment": awaiting_payment}),
     )
     .await?;
     let tenant = fetch(&mut tx, id)
@@ -216,7 +351,38 @@ pub async fn create(
         .ok_or(ServiceError::NotFound("tenant"))?;
     tx.commit().await?;
     p.tenant_counts.clear();
-    Ok(Accepted { tenant, job_id })
+    Ok(Created { tenant, job_id })
+}
+
+/// The tenant an earlier submit of the same sign-up form made, with its provisioning job
+/// (none while it waits for its payment).
+async fn resubmitted(
+    p: &Platform,
+    owner: Option<Uuid>,
+    key: Option<&str>,
+) -> Result<Created, ServiceError> {
+    let id: Uuid =
+        sqlx::query_scalar("SELECT id FROM tenants WHERE owner_user_id = $1 AND signup_key = $2")
+            .bind(owner)
+            .bind(key)
+            .fetch_optional(&p.pool)
+            .await?
+            .ok_or(ServiceError::NotFound("tenant"))?;
+    let mut conn = p.pool.acquire().await?;
+    let tenant = fetch(&mut conn, id)
+        .await?
+        .ok_or(ServiceError::NotFound("tenant"))?;
+    let job_id: Option<Uuid> = sqlx::query_scalar(
+        "SELECT id FROM jobs WHERE tenant_id = $1 AND kind = $2 ORDER BY created_at LIMIT 1",
+    )
+    .bind(id)
+    .bind(kinds::PROVISION)
+    .fetch_optional(&mut *conn)
+    .await?;
+    if job_id.is_none() && tenant.state != TenantState::AwaitingPayment {
+        return Err(ServiceError::NotFound("job"));
+    }
+    Ok(Created { tenant, job_id })
 }
 
 async fn fetch(conn: &mut sqlx::PgConnection, id: Uuid) -> Result<Option<Tenant>, sqlx::Error> {

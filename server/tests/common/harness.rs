@@ -24,6 +24,8 @@ pub struct Options {
     pub env: Vec<(String, String)>,
     /// PostgreSQL server URL (no database), default the shared one.
     pub pg_server: Option<String>,
+    /// Start localstripe and point the platform at it (key, API base, webhook).
+    pub stripe: bool,
 }
 
 impl Default for Options {
@@ -34,6 +36,7 @@ impl Default for Options {
             concurrency: 4,
             env: Vec::new(),
             pg_server: None,
+            stripe: false,
         }
     }
 }
@@ -53,15 +56,33 @@ pub struct Platform {
     pub http: reqwest::Client,
     pub pg_server: String,
     pub backup_dir: std::path::PathBuf,
+    /// The internal listener: the route table for Traefik (`/internal/traefik/config`).
+    pub internal: std::net::SocketAddr,
+    /// localstripe, when asked for.
+    pub stripe: Option<super::stripe::LocalStripe>,
+    /// The webhook signing secret the platform was given.
+    pub webhook_secret: String,
     workers: Vec<(tokio::sync::oneshot::Sender<()>, JoinHandle<()>)>,
 }
 
-/// Starts odoo-sim on `port` (0 = any) against `pg_server`.
-pub async fn start_sim(pg_server: &str, port: u16) -> odoo_sim::RunningServer {
-    let mut cfg = odoo_sim::Config::new(&format!("{pg_server}/postgres"));
+/// The simulator's configuration: connected as its own role (`odoo_sim::SIM_ROLE`, not the
+/// superuser), so it sees only the databases that role owns, as Odoo does; `dbfilter`
+/// `^<tenant prefix>%d$` picks a tenant by host name as the public Odoo's `^t_%d$` does.
+pub async fn sim_config(pg_server: &str, port: u16, tenant_prefix: &str) -> odoo_sim::Config {
+    let url = odoo_sim::role_url(&format!("{pg_server}/postgres"), odoo_sim::SIM_ROLE)
+        .await
+        .expect("the simulator's role");
+    let mut cfg = odoo_sim::Config::new(&url);
     cfg.port = port;
-    cfg.dbfilter = String::new();
-    odoo_sim::serve(cfg).await.expect("start odoo-sim")
+    cfg.dbfilter = format!("^{tenant_prefix}%d$");
+    cfg
+}
+
+/// Starts odoo-sim on `port` (0 = any) against `pg_server`.
+pub async fn start_sim(pg_server: &str, port: u16, tenant_prefix: &str) -> odoo_sim::RunningServer {
+    odoo_sim::serve(sim_config(pg_server, port, tenant_prefix).await)
+        .await
+        .expect("start odoo-sim")
 }
 
 impl Platform {
@@ -74,7 +95,13 @@ impl Platform {
             url: format!("{pg_server}/{name}"),
             name,
         };
-        let sim = start_sim(&pg_server, 0).await;
+        let tenant_prefix = options
+            .env
+            .iter()
+            .find(|(k, _)| k == "TENANT_DB_PREFIX")
+            .map(|(_, v)| v.clone())
+            .unwrap_or_else(|| format!("t{id}_"));
+        let sim = start_sim(&pg_server, 0, &tenant_prefix).await;
         let sim_port = sim.addr.port();
         let backup_dir = std::env::temp_dir().join(format!("saas-backups-{id}"));
         let mut vars: HashMap<String, String> = HashMap::new();
@@ -83,11 +110,38 @@ impl Platform {
         vars.insert("ODOO_URL".into(), sim.url());
         vars.insert("ODOO_IS_SIMULATOR".into(), "true".into());
         vars.insert("ODOO_MASTER_PASSWORD".into(), "admin".into());
-        vars.insert("TENANT_DB_PREFIX".into(), format!("t{id}_"));
+        vars.insert("TENANT_DB_PREFIX".into(), tenant_prefix.clone());
         vars.insert("WARM_POOL_SIZE".into(), options.warm_pool.to_string());
         vars.insert("BACKUP_DIR".into(), backup_dir.display().to_string());
         vars.insert("BASE_DOMAIN".into(), "saas.test".into());
         vars.insert("JOB_LEASE_SECONDS".into(), "3".into());
+        // The app's address is known before its configuration: Traefik's `platform` service.
+        let app_listener = tokio::net::TcpListener::bind("127.0.0.1:0")
+            .await
+            .expect("bind");
+        let app_addr = app_listener.local_addr().expect("addr");
+        vars.insert("TRAEFIK_PLATFORM_URL".into(), format!("http://{app_addr}"));
+        vars.insert(
+            "TRAEFIK_CONFIG_SECRET".into(),
+            uuid::Uuid::new_v4().simple().to_string(),
+        );
+        let webhook_secret = format!("whsec_test_{id}");
+        let stripe = if options.stripe {
+            let stripe = super::stripe::LocalStripe::start().await;
+            vars.insert("STRIPE_SECRET_KEY".into(), super::stripe::SECRET_KEY.into());
+            vars.insert("STRIPE_API_BASE".into(), stripe.api_base());
+            vars.insert("STRIPE_WEBHOOK_SECRET".into(), webhook_secret.clone());
+            Some(stripe)
+        } else {
+            None
+        };
+        // No SMTP server unless the test brings one (`Maildev::env`): mail stays queued.
+        vars.insert("SMTP_HOST".into(), "127.0.0.1".into());
+        vars.insert("SMTP_PORT".into(), super::maildev::free_port().to_string());
+        vars.insert("SMTP_TIMEOUT_SECONDS".into(), "5".into());
+        // One attempt each: with no server, messages die at once instead of retrying for
+        // the whole test (mail tests set their own).
+        vars.insert("MAIL_MAX_ATTEMPTS".into(), "1".into());
         for (k, v) in &options.env {
             vars.insert(k.clone(), v.clone());
         }
@@ -96,7 +150,14 @@ impl Platform {
             .await
             .expect("migrate");
         let services = Services::new(Arc::new(config.clone()), pool.clone()).expect("services");
-        let base = super::spawn_app(config.clone(), pool.clone()).await;
+        // The app and the workers share one set of services (one clock).
+        let base = super::spawn_platform_on(app_listener, services.clone()).await;
+        let internal = super::spawn_internal(services.clone()).await;
+        if let Some(stripe) = &stripe {
+            stripe
+                .register_webhook(&format!("{base}/webhooks/stripe"), &webhook_secret)
+                .await;
+        }
         let token = server::auth::create_token(&pool, "tests")
             .await
             .expect("token");
@@ -114,6 +175,9 @@ impl Platform {
             http: reqwest::Client::new(),
             pg_server,
             backup_dir,
+            internal,
+            stripe,
+            webhook_secret,
             workers: Vec::new(),
         };
         if options.workers {
@@ -130,15 +194,23 @@ impl Platform {
             poll_interval: Duration::from_millis(100),
             backoff_base: Duration::from_millis(200),
             backoff_max: Duration::from_secs(2),
+            // Outages are waited out (the production window), looking again every second.
+            unavailable_backoff_max: Duration::from_secs(1),
             ..job_queue::WorkerConfig::default()
         }
     }
 
     /// Starts a set of in-process workers.
     pub fn start_workers(&mut self, concurrency: usize) {
+        let config = self.worker_config(concurrency);
+        self.start_workers_with(config);
+    }
+
+    /// Starts in-process workers with these settings (e.g. the production ones of
+    /// `server::jobs::worker_config`).
+    pub fn start_workers_with(&mut self, config: job_queue::WorkerConfig) {
         let (tx, rx) = tokio::sync::oneshot::channel::<()>();
         let services = self.services.clone();
-        let config = self.worker_config(concurrency);
         let handle = tokio::spawn(async move {
             let _ = server::jobs::run(services, config, async move {
                 let _ = rx.await;
@@ -214,6 +286,18 @@ impl Platform {
             .send()
             .await
             .expect("POST");
+        let status = r.status().as_u16();
+        (status, r.json().await.unwrap_or(Value::Null))
+    }
+
+    /// PATCH JSON, returning status and body.
+    pub async fn patch(&self, path: &str, body: Value) -> (u16, Value) {
+        let r = self
+            .api(reqwest::Method::PATCH, path)
+            .json(&body)
+            .send()
+            .await
+            .expect("PATCH");
         let status = r.status().as_u16();
         (status, r.json().await.unwrap_or(Value::Null))
     }
@@ -326,6 +410,46 @@ impl Platform {
         .expect("client")
     }
 
+    /// GETs `path` from the simulator as a browser on the tenant's host
+    /// (`<slug>.<BASE_DOMAIN>`) would, without following redirects; returns the status,
+    /// the `Location` header and the body.
+    pub async fn browse(&self, slug: &str, path: &str) -> (u16, String, String) {
+        let client = reqwest::Client::builder()
+            .redirect(reqwest::redirect::Policy::none())
+            .build()
+            .expect("client");
+        let r = client
+            .get(format!("http://127.0.0.1:{}{path}", self.sim_port))
+            .header("Host", format!("{slug}.{}", self.config.base_domain))
+            .send()
+            .await
+            .expect("GET from odoo-sim");
+        let status = r.status().as_u16();
+        let location = r
+            .headers()
+            .get(reqwest::header::LOCATION)
+            .and_then(|v| v.to_str().ok())
+            .unwrap_or("")
+            .to_owned();
+        (status, location, r.text().await.unwrap_or_default())
+    }
+
+    /// The role that owns a database.
+    pub async fn db_owner(&self, db: &str) -> String {
+        let mut c = sqlx::ConnectOptions::connect(&self.db_options("postgres"))
+            .await
+            .expect("connect");
+        let owner: String = sqlx::query_scalar(
+            "SELECT pg_get_userbyid(datdba)::text FROM pg_database WHERE datname = $1",
+        )
+        .bind(db)
+        .fetch_one(&mut c)
+        .await
+        .expect("owner");
+        let _ = sqlx::Connection::close(c).await;
+        owner
+    }
+
     /// Stops the simulator (Odoo down).
     pub async fn stop_sim(&mut self) {
         if let Some(sim) = self.sim.take() {
@@ -337,9 +461,12 @@ impl Platform {
     pub async fn restart_sim(&mut self) {
         let mut tries = 0;
         loop {
-            let mut cfg = odoo_sim::Config::new(&format!("{}/postgres", self.pg_server));
-            cfg.port = self.sim_port;
-            cfg.dbfilter = String::new();
+            let cfg = sim_config(
+                &self.pg_server,
+                self.sim_port,
+                &self.config.tenant_db_prefix,
+            )
+            .await;
             match odoo_sim::serve(cfg).await {
                 Ok(sim) => {
                     self.sim = Some(sim);
@@ -354,8 +481,18 @@ impl Platform {
         }
     }
 
+    /// localstripe (panics when the test did not ask for it).
+    pub fn stripe(&self) -> &super::stripe::LocalStripe {
+        self.stripe
+            .as_ref()
+            .expect("start the platform with Options { stripe: true, .. }")
+    }
+
     /// Stops the workers, the simulator and drops every database of this test.
     pub async fn cleanup(mut self) {
+        if let Some(stripe) = self.stripe.take() {
+            stripe.stop().await;
+        }
         for (tx, handle) in self.workers.drain(..) {
             let _ = tx.send(());
             let _ = tokio::time::timeout(Duration::from_secs(10), handle).await;

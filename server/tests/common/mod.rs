@@ -7,7 +7,13 @@ use sqlx::{Connection, PgConnection};
 use std::collections::HashMap;
 use std::sync::Arc;
 
+pub mod billing;
 pub mod harness;
+pub mod maildev;
+pub mod pebble;
+pub mod portal;
+pub mod stripe;
+pub mod traefik;
 
 /// The PostgreSQL server tests use; override with TEST_PG_URL (no database name).
 pub fn pg_server_url() -> String {
@@ -62,15 +68,56 @@ impl TestDb {
 
 /// The app served on an ephemeral port; returns its base URL.
 pub async fn spawn_app(config: Config, pool: sqlx::PgPool) -> String {
+    let platform =
+        server::platform::Platform::new(Arc::new(config), pool).expect("platform services");
+    spawn_services(platform).await
+}
+
+/// The app over existing services (shared with the test's workers), on an ephemeral port.
+pub async fn spawn_services(platform: server::platform::Platform) -> String {
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0")
+        .await
+        .expect("bind");
+    spawn_platform_on(listener, platform).await
+}
+
+/// The internal listener (the route table for Traefik) on an ephemeral port.
+pub async fn spawn_internal(platform: server::platform::Platform) -> std::net::SocketAddr {
     let listener = tokio::net::TcpListener::bind("127.0.0.1:0")
         .await
         .expect("bind");
     let addr = listener.local_addr().expect("addr");
-    let platform =
-        server::platform::Platform::new(Arc::new(config), pool).expect("platform services");
-    let app = server::web::router(platform);
+    let app = server::routing::endpoint::internal_router(platform);
     tokio::spawn(async move {
         let _ = axum::serve(listener, app).await;
+    });
+    addr
+}
+
+/// The app served on `listener`; returns its base URL.
+pub async fn spawn_app_on(
+    listener: tokio::net::TcpListener,
+    config: Config,
+    pool: sqlx::PgPool,
+) -> String {
+    let platform =
+        server::platform::Platform::new(Arc::new(config), pool).expect("platform services");
+    spawn_platform_on(listener, platform).await
+}
+
+/// The app over existing services served on `listener`; returns its base URL.
+pub async fn spawn_platform_on(
+    listener: tokio::net::TcpListener,
+    platform: server::platform::Platform,
+) -> String {
+    let addr = listener.local_addr().expect("addr");
+    let app = server::web::router(platform);
+    tokio::spawn(async move {
+        let _ = axum::serve(
+            listener,
+            app.into_make_service_with_connect_info::<std::net::SocketAddr>(),
+        )
+        .await;
     });
     format!("http://{addr}")
 }
