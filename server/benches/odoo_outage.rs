@@ -13,7 +13,7 @@
 //! `ready` and the tenant `active` mean the outage was survived with no manual retry.
 #![allow(clippy::print_stdout)]
 
-#[path = "../tests/common/mod.rs"]
+#[path = "../tests/it/common/mod.rs"]
 mod common;
 
 use common::harness::{Options, Platform};

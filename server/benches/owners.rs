@@ -14,7 +14,7 @@
 #![allow(clippy::print_stdout)]
 
 #[allow(dead_code)]
-#[path = "../tests/common/maildev.rs"]
+#[path = "../tests/it/common/maildev.rs"]
 mod maildev;
 
 use futures::StreamExt;

@@ -12,7 +12,7 @@
 #![allow(clippy::print_stdout)]
 
 #[allow(dead_code)]
-#[path = "../tests/common/stripe.rs"]
+#[path = "../tests/it/common/stripe.rs"]
 mod stripe;
 
 use futures::StreamExt;

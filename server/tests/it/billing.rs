@@ -2,10 +2,10 @@
 //! signed with Stripe's official library): plan mirroring, webhooks that never double-act,
 //! convergence whatever the event order, dunning and retention with time moved by the test.
 
-mod common;
+use crate::common;
 
-use common::billing::*;
-use common::harness::{Options, Platform};
+use crate::common::billing::*;
+use crate::common::harness::{Options, Platform};
 use serde_json::{json, Value};
 use server::billing::catalog::{self, Interval};
 use server::billing::{checkout, dunning, manage};

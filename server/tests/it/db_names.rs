@@ -8,9 +8,9 @@
 //! - the owner's hash goes when the tenant is deleted, and after the retention when it
 //!   never became active.
 
-mod common;
+use crate::common;
 
-use common::harness::{Options, Platform};
+use crate::common::harness::{Options, Platform};
 use sqlx::{ConnectOptions, Connection};
 use std::time::{Duration, Instant};
 use uuid::Uuid;

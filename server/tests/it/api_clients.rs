@@ -1,9 +1,9 @@
 //! What an API client meets: retries made safe by `Idempotency-Key`, and tokens that can
 //! be listed and revoked from the command line.
 
-mod common;
+use crate::common;
 
-use common::harness::{Options, Platform};
+use crate::common::harness::{Options, Platform};
 use reqwest::Method;
 use serde_json::{json, Value};
 use std::process::Command;

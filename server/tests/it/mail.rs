@@ -1,10 +1,10 @@
 //! Transactional email against a real SMTP server (maildev): lifecycle messages, SMTP down
 //! and back, refused recipients, retries from the outbox, and what a resend looks like.
 
-mod common;
+use crate::common;
 
-use common::harness::{Options, Platform};
-use common::maildev::{self, Maildev};
+use crate::common::harness::{Options, Platform};
+use crate::common::maildev::{self, Maildev};
 use serde_json::json;
 use server::mail::templates::{self, Common, Recipient};
 use std::collections::HashSet;

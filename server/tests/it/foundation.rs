@@ -1,9 +1,9 @@
 //! The foundation's behaviour against real PostgreSQL: database creation, migrations,
 //! health endpoints, metrics, and configuration errors of the real binary.
 
-mod common;
+use crate::common;
 
-use common::TestDb;
+use crate::common::TestDb;
 use std::process::Command;
 
 #[tokio::test]

@@ -1,8 +1,8 @@
 //! The tenant lifecycle end to end, through the API, against real PostgreSQL and odoo-sim.
 
-mod common;
+use crate::common;
 
-use common::harness::{Options, Platform};
+use crate::common::harness::{Options, Platform};
 use serde_json::{json, Value};
 use sqlx::{ConnectOptions, Connection};
 use std::time::Duration;

@@ -3,10 +3,10 @@
 //! (a real resolver asking a name server that does not answer), bad input refused with the
 //! field named, and removal only with the domain typed again.
 
-mod common;
+use crate::common;
 
-use common::billing::eventually;
-use common::harness::{Options, Platform};
+use crate::common::billing::eventually;
+use crate::common::harness::{Options, Platform};
 use reqwest::header::{COOKIE, SET_COOKIE};
 use reqwest::StatusCode;
 use serde_json::Value;

@@ -4,10 +4,10 @@
 //! operations portal's billing (the tenant's subscription and invoices, comping, MRR and
 //! past-due tenants on the dashboard).
 
-mod common;
+use crate::common;
 
-use common::billing::*;
-use common::harness::{Options, Platform};
+use crate::common::billing::*;
+use crate::common::harness::{Options, Platform};
 use reqwest::header::{COOKIE, SET_COOKIE};
 use reqwest::StatusCode;
 use serde_json::{json, Value};

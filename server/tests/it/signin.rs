@@ -4,9 +4,9 @@
 //! disabled account nor leave its delay in place. The test plays the reverse proxy
 //! (`TRUSTED_PROXIES=127.0.0.1`) to name each simulated client in `X-Forwarded-For`.
 
-mod common;
+use crate::common;
 
-use common::portal::{Portal, EMAIL, PASSWORD};
+use crate::common::portal::{Portal, EMAIL, PASSWORD};
 use reqwest::header::RETRY_AFTER;
 use reqwest::StatusCode;
 use std::time::Duration;

@@ -3,11 +3,11 @@
 //! states `pending → verified → active` or `failed` with the reason, the route table, and,
 //! through the real Traefik, Odoo opening the domain's own tenant's database.
 
-mod common;
+use crate::common;
 
-use common::harness::{Options, Platform};
-use common::pebble::Pebble;
-use common::traefik::{wait_for, Traefik};
+use crate::common::harness::{Options, Platform};
+use crate::common::pebble::Pebble;
+use crate::common::traefik::{wait_for, Traefik};
 use serde_json::{json, Value};
 use std::time::Duration;
 

@@ -3,10 +3,10 @@
 //! 2017-era answers for the same objects. Events built from the fixtures, signed with
 //! Stripe's official library, pass the platform's webhook.
 
-mod common;
+use crate::common;
 
-use common::harness::{Options, Platform};
-use common::stripe::LocalStripe;
+use crate::common::harness::{Options, Platform};
+use crate::common::stripe::LocalStripe;
 use serde_json::{json, Value};
 use server::billing::objects::{
     CheckoutSession, Customer, Event, Invoice, List, PaymentMethod, Price, Product, SetupIntent,

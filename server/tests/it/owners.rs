@@ -4,10 +4,10 @@
 //! sign-out everywhere; self-service tenants and the owner's actions on them; and one owner
 //! never reaching another's tenants, whatever route or id.
 
-mod common;
+use crate::common;
 
-use common::harness::{Options, Platform};
-use common::maildev::Maildev;
+use crate::common::harness::{Options, Platform};
+use crate::common::maildev::Maildev;
 use reqwest::header::{COOKIE, SET_COOKIE};
 use reqwest::Method;
 use serde_json::{json, Value};

@@ -2,10 +2,10 @@
 //! portals, tenants' Odoo (odoo-sim, database by host), the POS on the tenant host, the
 //! paused and 404 pages, and Traefik's behaviour while the server restarts.
 
-mod common;
+use crate::common;
 
-use common::harness::{Options, Platform};
-use common::traefik::{wait_for, Traefik};
+use crate::common::harness::{Options, Platform};
+use crate::common::traefik::{wait_for, Traefik};
 use serde_json::{json, Value};
 use std::sync::Arc;
 use std::time::{Duration, Instant};

@@ -3,11 +3,11 @@
 //! provider calling the stub's API), `web` redirecting to `websecure`, HSTS, Traefik's
 //! Prometheus metrics; `curl` trusting only Pebble's roots gets 200.
 
-mod common;
+use crate::common;
 
-use common::harness::{Options, Platform};
-use common::pebble::Pebble;
-use common::traefik::{free_addr, run_dir, wait_for, Traefik};
+use crate::common::harness::{Options, Platform};
+use crate::common::pebble::Pebble;
+use crate::common::traefik::{free_addr, run_dir, wait_for, Traefik};
 use server::routing::traefik::{AcmeChallenge, AcmeResolver, LocalTraefik};
 use std::net::SocketAddr;
 use std::path::Path;

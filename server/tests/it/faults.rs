@@ -1,9 +1,9 @@
 //! Fault tests: a worker process killed mid-provisioning, Odoo down, PostgreSQL restarted
 //! under load.
 
-mod common;
+use crate::common;
 
-use common::harness::{Options, Platform};
+use crate::common::harness::{Options, Platform};
 use serde_json::json;
 use sqlx::{ConnectOptions, Connection};
 use std::process::{Command, Stdio};

@@ -1,9 +1,9 @@
 //! What the POS PWA asks the platform: `GET /pos/tenant.json` names the database of the
 //! tenant served at the request's host, and nothing else.
 
-mod common;
+use crate::common;
 
-use common::TestDb;
+use crate::common::TestDb;
 
 async fn tenant_json(base: &str, host: &str) -> (u16, serde_json::Value) {
     let r = reqwest::Client::new()

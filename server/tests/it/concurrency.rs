@@ -1,8 +1,8 @@
 //! 200 tenant requests sent at once all end active: none lost, none provisioned twice.
 
-mod common;
+use crate::common;
 
-use common::harness::{Options, Platform};
+use crate::common::harness::{Options, Platform};
 use std::collections::HashSet;
 use std::time::{Duration, Instant};
 

@@ -6,10 +6,10 @@
 //! (subscription, invoices, plan change previewed then confirmed, cancel and undo, card
 //! update) reaches only the owner's own tenants.
 
-mod common;
+use crate::common;
 
-use common::billing::*;
-use common::harness::{Options, Platform};
+use crate::common::billing::*;
+use crate::common::harness::{Options, Platform};
 use reqwest::header::{COOKIE, SET_COOKIE};
 use reqwest::Method;
 use serde_json::{json, Value};

@@ -1,11 +1,11 @@
 //! The superadmin portal over HTTP against real PostgreSQL: sign-in, cookies, idle expiry, CSRF, and the server-rendered tenants table (search, filter, sort, pages).
 
-mod common;
+use crate::common;
 
 use reqwest::header::{HeaderMap, HeaderValue, COOKIE, LOCATION, ORIGIN, SET_COOKIE};
 use reqwest::StatusCode;
 
-use common::portal::{Portal, EMAIL, PASSWORD};
+use crate::common::portal::{Portal, EMAIL, PASSWORD};
 
 #[tokio::test]
 async fn anonymous_visitors_are_sent_to_sign_in_and_calls_refused() {
