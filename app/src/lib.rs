@@ -6,6 +6,7 @@
 
 pub mod admin;
 pub mod client;
+pub mod confirm;
 pub mod owner;
 pub mod platform;
 

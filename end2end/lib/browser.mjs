@@ -36,6 +36,9 @@ export async function profileContext(dir = mkdtempSync(join(tmpdir(), 'saas-e2e-
   // under the policies the server sends.
   context.on('console', (m) => {
     if (m.type() === 'error' && m.text().includes('Content Security Policy')) errors.push(`CSP: ${m.text()}`);
+    // A Rust panic in the WASM (console_error_panic_hook): its message, not only the
+    // `RuntimeError: unreachable` that follows it.
+    if (m.type() === 'error' && m.text().includes('panicked at')) errors.push(`panic: ${m.text()}`);
   });
   return { context, errors, dir };
 }

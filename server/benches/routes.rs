@@ -14,7 +14,7 @@
 //!    the same way in the same run;
 //! 3. from `UPDATE tenants SET state = 'suspended'` to the server answering that host with
 //!    the paused page (503), and back to Odoo's route after reactivation (median of 10).
-//!    Through Traefik add its poll interval (1 s locally): `server/tests/routing.rs`
+//!    Through Traefik add its poll interval (1 s locally): `server/tests/it/routing.rs`
 //!    measures the whole path with the real binary.
 //!
 //! Everything the run makes (its platform database) is dropped at the end.

@@ -6,6 +6,7 @@
 use super::api::ChangeDomain;
 use super::model::DomainRow;
 use super::widgets::{action_error, CsrfField, StateBadge};
+use crate::confirm::{TypedConfirm, TypedConfirmFields};
 use leptos::prelude::*;
 
 /// The custom domains section of a tenant's page.
@@ -146,47 +147,22 @@ fn DomainLine(d: DomainRow, slug: String, change: ServerAction<ChangeDomain>) ->
 /// Removal asks for the domain to be typed; the server checks it again.
 #[component]
 fn RemoveDomain(domain: String, slug: String, change: ServerAction<ChangeDomain>) -> impl IntoView {
-    let dialog = NodeRef::<leptos::html::Dialog>::new();
-    let typed = RwSignal::new(String::new());
-    let open = move |_| {
-        if let Some(d) = dialog.get() {
-            typed.set(String::new());
-            let _ = d.show_modal();
-        }
-    };
-    let close = move |_| {
-        if let Some(d) = dialog.get() {
-            d.close();
-        }
-    };
-    Effect::new(move |_| {
-        if change.value().get().is_some_and(|r| r.is_ok()) {
-            if let Some(d) = dialog.get_untracked() {
-                d.close();
-            }
-        }
-    });
-    let expected = domain.clone();
-    let matches = move || typed.get().trim() == expected;
-    let confirm_error = move || {
+    let confirm = TypedConfirm::new(move || change.value().get().is_some_and(|r| r.is_ok()));
+    let error = Signal::derive(move || {
         change
             .value()
             .get()
             .and_then(|r| r.err())
             .and_then(|e| e.for_field("confirm"))
-            .map(|m| view! { <p class="field-error" role="alert">{m}</p> })
-    };
+    });
     let input_id = format!("confirm-{}", domain.replace('.', "-"));
-    let (title, label) = (
-        format!("Remove {domain}?"),
-        format!("Type {domain} to confirm"),
-    );
+    let title = format!("Remove {domain}?");
     let aria = format!("Remove {domain}");
     view! {
-        <button type="button" class="small danger" on:click=open>
+        <button type="button" class="small danger" on:click=move |_| confirm.open()>
             "Remove…"
         </button>
-        <dialog node_ref=dialog class="confirm" aria-label=aria>
+        <dialog node_ref=confirm.dialog class="confirm" aria-label=aria>
             <ActionForm action=change>
                 <h2>{title}</h2>
                 <p>
@@ -197,23 +173,8 @@ fn RemoveDomain(domain: String, slug: String, change: ServerAction<ChangeDomain>
                 <input type="hidden" name="slug" value=slug />
                 <input type="hidden" name="op" value="remove" />
                 <input type="hidden" name="domain" value=domain.clone() />
-                <label for=input_id.clone()>{label}</label>
-                <input
-                    id=input_id
-                    name="confirm"
-                    autocomplete="off"
-                    on:input=move |ev| typed.set(event_target_value(&ev))
-                    prop:value=move || typed.get()
-                />
-                {confirm_error}
-                <div class="buttons">
-                    <button type="button" on:click=close>
-                        "Cancel"
-                    </button>
-                    <button type="submit" class="danger" disabled=move || !matches() || change.pending().get()>
-                        "Remove domain"
-                    </button>
-                </div>
+                <TypedConfirmFields confirm expected=domain input_id error
+                    pending=change.pending() submit="Remove domain" />
             </ActionForm>
         </dialog>
     }

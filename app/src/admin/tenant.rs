@@ -5,6 +5,7 @@ use super::domains::TenantDomains;
 use super::jobs::JobTable;
 use super::model::{DomainRow, TenantDetail};
 use super::widgets::{action_error, AuditTable, CsrfField, ErrorBox, StateBadge};
+use crate::confirm::{TypedConfirm, TypedConfirmFields};
 use leptos::prelude::*;
 use leptos_meta::Title;
 use leptos_router::hooks::use_params_map;
@@ -210,42 +211,20 @@ pub fn JobButton(
 /// Deletion asks for the slug to be typed; the server checks it again.
 #[component]
 fn DeleteDialog(change: ServerAction<ChangeTenant>, slug: String, enabled: bool) -> impl IntoView {
-    let dialog = NodeRef::<leptos::html::Dialog>::new();
-    let typed = RwSignal::new(String::new());
-    let open = move |_| {
-        if let Some(d) = dialog.get() {
-            typed.set(String::new());
-            let _ = d.show_modal();
-        }
-    };
-    let close = move |_| {
-        if let Some(d) = dialog.get() {
-            d.close();
-        }
-    };
-    // Close the dialog once the delete has been accepted.
-    Effect::new(move |_| {
-        if change.value().get().is_some_and(|r| r.is_ok()) {
-            if let Some(d) = dialog.get_untracked() {
-                d.close();
-            }
-        }
-    });
-    let expected = slug.clone();
-    let matches = move || typed.get().trim() == expected;
-    let confirm_error = move || {
+    // Closes once the delete has been accepted.
+    let confirm = TypedConfirm::new(move || change.value().get().is_some_and(|r| r.is_ok()));
+    let error = Signal::derive(move || {
         change
             .value()
             .get()
             .and_then(|r| r.err())
             .and_then(|e| e.for_field("confirm"))
-            .map(|m| view! { <p class="field-error" role="alert">{m}</p> })
-    };
+    });
     view! {
-        <button type="button" class="danger" on:click=open disabled=!enabled>
+        <button type="button" class="danger" on:click=move |_| confirm.open() disabled=!enabled>
             "Delete…"
         </button>
-        <dialog node_ref=dialog aria-labelledby="delete-title" class="confirm">
+        <dialog node_ref=confirm.dialog aria-labelledby="delete-title" class="confirm">
             <ActionForm action=change>
                 <h2 id="delete-title">{format!("Delete {slug}?")}</h2>
                 <p>
@@ -254,27 +233,12 @@ fn DeleteDialog(change: ServerAction<ChangeTenant>, slug: String, enabled: bool)
                 <CsrfField />
                 <input type="hidden" name="slug" value=slug.clone() />
                 <input type="hidden" name="op" value="delete" />
-                <label for="confirm">{format!("Type {slug} to confirm")}</label>
-                <input
-                    id="confirm"
-                    name="confirm"
-                    autocomplete="off"
-                    on:input=move |ev| typed.set(event_target_value(&ev))
-                    prop:value=move || typed.get()
-                />
-                {confirm_error}
                 <label class="check">
                     <input type="checkbox" name="backup" value="on" checked />
                     " Keep a final backup (pg_dump)"
                 </label>
-                <div class="buttons">
-                    <button type="button" on:click=close>
-                        "Cancel"
-                    </button>
-                    <button type="submit" class="danger" disabled=move || !matches() || change.pending().get()>
-                        "Delete for good"
-                    </button>
-                </div>
+                <TypedConfirmFields confirm expected=slug input_id="confirm".to_owned() error
+                    pending=change.pending() submit="Delete for good" />
             </ActionForm>
         </dialog>
     }

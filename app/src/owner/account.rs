@@ -6,32 +6,13 @@ use super::api::{
     check_reset, ConfirmEmailChange, ForgotPassword, OwnerSignIn, ResetPassword, SignUp,
     VerifyEmail,
 };
+use super::error_for as field_error;
 use super::front::SiteHeader;
 use crate::admin::model::AdminError;
 use crate::admin::widgets::ErrorBox;
 use leptos::prelude::*;
 use leptos_meta::Title;
 use leptos_router::hooks::use_query_map;
-
-/// The message of a failed action for `field` (or the general one with `""`).
-fn field_error<T: Clone + Send + Sync + 'static>(
-    value: MappedSignal<Option<Result<T, AdminError>>>,
-    field: &'static str,
-) -> impl Fn() -> Option<AnyView> + Send + Sync + 'static {
-    move || {
-        value
-            .get()
-            .and_then(|r| r.err())
-            .and_then(|e| {
-                if field.is_empty() {
-                    e.field.is_none().then_some(e.message)
-                } else {
-                    e.for_field(field)
-                }
-            })
-            .map(|m| view! { <p class="field-error" role="alert">{m}</p> }.into_any())
-    }
-}
 
 /// A query parameter of the page's address.
 fn query(name: &'static str) -> impl Fn() -> Option<String> + Copy + Send + Sync + 'static {

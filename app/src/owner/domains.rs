@@ -5,29 +5,11 @@
 
 use super::api::ChangeDomain;
 use super::portal::OwnerCsrf;
+use super::{error_for, field_message};
 use crate::admin::model::{AdminError, DomainRow};
 use crate::admin::widgets::StateBadge;
+use crate::confirm::{TypedConfirm, TypedConfirmFields};
 use leptos::prelude::*;
-
-fn field_error(
-    change: ServerAction<ChangeDomain>,
-    field: &'static str,
-) -> impl Fn() -> Option<AnyView> + Send + Sync + 'static {
-    move || {
-        change
-            .value()
-            .get()
-            .and_then(|r: Result<(), AdminError>| r.err())
-            .and_then(|e| {
-                if field.is_empty() {
-                    e.field.is_none().then_some(e.message)
-                } else {
-                    e.for_field(field)
-                }
-            })
-            .map(|m| view! { <p class="field-error" role="alert">{m}</p> }.into_any())
-    }
-}
 
 /// The custom domains section of an owner's tenant page.
 #[component]
@@ -58,10 +40,10 @@ pub fn OwnerDomains(
                 <label for="new-domain">"Your domain"</label>
                 <input id="new-domain" name="domain" placeholder="shop.example.org" autocomplete="off"
                     spellcheck="false" required maxlength="253" />
-                {field_error(change, "domain")}
+                {error_for(change.value(), "domain")}
                 <button type="submit" id="add-domain" disabled=move || change.pending().get()>"Add domain"</button>
             </ActionForm>
-            {field_error(change, "")}
+            {error_for(change.value(), "")}
         </section>
     }
 }
@@ -158,39 +140,16 @@ fn DomainLine(d: DomainRow, id: String, change: ServerAction<ChangeDomain>) -> i
 /// Removal asks for the domain to be typed; the server checks it again.
 #[component]
 fn RemoveDomain(domain: String, id: String, change: ServerAction<ChangeDomain>) -> impl IntoView {
-    let dialog = NodeRef::<leptos::html::Dialog>::new();
-    let typed = RwSignal::new(String::new());
-    let open = move |_| {
-        if let Some(d) = dialog.get() {
-            typed.set(String::new());
-            let _ = d.show_modal();
-        }
-    };
-    let close = move |_| {
-        if let Some(d) = dialog.get() {
-            d.close();
-        }
-    };
-    Effect::new(move |_| {
-        if change.value().get().is_some_and(|r| r.is_ok()) {
-            if let Some(d) = dialog.get_untracked() {
-                d.close();
-            }
-        }
-    });
-    let expected = domain.clone();
-    let matches = move || typed.get().trim() == expected;
+    let confirm = TypedConfirm::new(move || change.value().get().is_some_and(|r| r.is_ok()));
+    let error = Signal::derive(move || field_message(change.value(), "confirm"));
     let input_id = format!("confirm-{}", domain.replace('.', "-"));
-    let (title, label, aria) = (
-        format!("Remove {domain}?"),
-        format!("Type {domain} to confirm"),
-        format!("Remove {domain}"),
-    );
+    let title = format!("Remove {domain}?");
+    let aria = format!("Remove {domain}");
     view! {
-        <button type="button" class="small danger remove-domain" aria-label=aria.clone() on:click=open>
+        <button type="button" class="small danger remove-domain" aria-label=aria.clone() on:click=move |_| confirm.open()>
             "Remove…"
         </button>
-        <dialog node_ref=dialog class="confirm" aria-label=aria>
+        <dialog node_ref=confirm.dialog class="confirm" aria-label=aria>
             <ActionForm action=change>
                 <h2>{title}</h2>
                 <p>"Visitors of this address stop reaching your Odoo at once. Your own address on the platform keeps working."</p>
@@ -198,21 +157,8 @@ fn RemoveDomain(domain: String, id: String, change: ServerAction<ChangeDomain>) 
                 <input type="hidden" name="id" value=id />
                 <input type="hidden" name="op" value="remove" />
                 <input type="hidden" name="domain" value=domain.clone() />
-                <label for=input_id.clone()>{label}</label>
-                <input
-                    id=input_id
-                    name="confirm"
-                    autocomplete="off"
-                    on:input=move |ev| typed.set(event_target_value(&ev))
-                    prop:value=move || typed.get()
-                />
-                {field_error(change, "confirm")}
-                <div class="buttons">
-                    <button type="button" on:click=close>"Cancel"</button>
-                    <button type="submit" class="danger" disabled=move || !matches() || change.pending().get()>
-                        "Remove domain"
-                    </button>
-                </div>
+                <TypedConfirmFields confirm expected=domain input_id error
+                    pending=change.pending() submit="Remove domain" />
             </ActionForm>
         </dialog>
     }

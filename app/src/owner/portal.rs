@@ -8,8 +8,10 @@ use super::api::{
 };
 use super::front::PlanCards;
 use super::model::{OwnerMe, OwnerTenant, Progress, TenantCard};
+use super::{error_for, field_message};
 use crate::admin::model::AdminError;
 use crate::admin::widgets::{ErrorBox, StateBadge};
+use crate::confirm::{TypedConfirm, TypedConfirmFields};
 use leptos::prelude::*;
 use leptos_meta::Title;
 use leptos_router::components::{Outlet, A};
@@ -34,25 +36,6 @@ pub fn OwnerCsrf() -> impl IntoView {
                 })
             }}
         </Suspense>
-    }
-}
-
-fn error_for<T: Clone + Send + Sync + 'static>(
-    value: MappedSignal<Option<Result<T, AdminError>>>,
-    field: &'static str,
-) -> impl Fn() -> Option<AnyView> + Send + Sync + 'static {
-    move || {
-        value
-            .get()
-            .and_then(|r| r.err())
-            .and_then(|e| {
-                if field.is_empty() {
-                    e.field.is_none().then_some(e.message)
-                } else {
-                    e.for_field(field)
-                }
-            })
-            .map(|m| view! { <p class="field-error" role="alert">{m}</p> }.into_any())
     }
 }
 
@@ -539,53 +522,24 @@ fn DeleteTenantDialog(
     id: String,
     slug: String,
 ) -> impl IntoView {
-    let dialog = NodeRef::<leptos::html::Dialog>::new();
-    let typed = RwSignal::new(String::new());
-    let open = move |_| {
-        if let Some(d) = dialog.get() {
-            typed.set(String::new());
-            let _ = d.show_modal();
-        }
-    };
-    let close = move |_| {
-        if let Some(d) = dialog.get() {
-            d.close();
-        }
-    };
-    Effect::new(move |_| {
-        if delete.value().get().is_some_and(|r| r.is_ok()) {
-            if let Some(d) = dialog.get_untracked() {
-                d.close();
-            }
-        }
-    });
-    let expected = slug.clone();
-    let matches = move || typed.get().trim() == expected;
+    let confirm = TypedConfirm::new(move || delete.value().get().is_some_and(|r| r.is_ok()));
     let value = delete.value();
+    let error = Signal::derive(move || field_message(value, "confirm"));
     view! {
         <section class="card danger-zone" aria-labelledby="delete-h">
             <h2 id="delete-h">"Delete this Odoo"</h2>
             <p>"Its database and files are removed; a final backup is kept by the operators."</p>
-            <button type="button" class="danger" id="delete-open" on:click=open>"Delete…"</button>
+            <button type="button" class="danger" id="delete-open" on:click=move |_| confirm.open()>"Delete…"</button>
             {error_for(value, "")}
         </section>
-        <dialog node_ref=dialog aria-labelledby="delete-title" class="confirm">
+        <dialog node_ref=confirm.dialog aria-labelledby="delete-title" class="confirm">
             <ActionForm action=delete>
                 <h2 id="delete-title">{format!("Delete {slug}?")}</h2>
                 <p>"Everyone loses access at once, the point of sale included. A final backup is taken first."</p>
                 <OwnerCsrf />
                 <input type="hidden" name="id" value=id />
-                <label for="confirm">{format!("Type {slug} to confirm")}</label>
-                <input id="confirm" name="confirm" autocomplete="off"
-                    on:input=move |ev| typed.set(event_target_value(&ev))
-                    prop:value=move || typed.get() />
-                {error_for(value, "confirm")}
-                <div class="buttons">
-                    <button type="button" on:click=close>"Cancel"</button>
-                    <button type="submit" class="danger" id="delete-confirm" disabled=move || !matches() || delete.pending().get()>
-                        "Delete for good"
-                    </button>
-                </div>
+                <TypedConfirmFields confirm expected=slug input_id="confirm".to_owned() error
+                    pending=delete.pending() submit="Delete for good" submit_id="delete-confirm" />
             </ActionForm>
         </dialog>
     }
