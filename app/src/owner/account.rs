@@ -8,7 +8,6 @@ use super::api::{
 };
 use super::error_for as field_error;
 use super::front::SiteHeader;
-use crate::admin::model::AdminError;
 use crate::admin::widgets::ErrorBox;
 use leptos::prelude::*;
 use leptos_meta::Title;

@@ -6,7 +6,7 @@
 use super::api::ChangeDomain;
 use super::portal::OwnerCsrf;
 use super::{error_for, field_message};
-use crate::admin::model::{AdminError, DomainRow};
+use crate::admin::model::DomainRow;
 use crate::admin::widgets::StateBadge;
 use crate::confirm::{TypedConfirm, TypedConfirmFields};
 use leptos::prelude::*;

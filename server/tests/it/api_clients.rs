@@ -1,8 +1,6 @@
 //! What an API client meets: retries made safe by `Idempotency-Key`, and tokens that can
 //! be listed and revoked from the command line.
 
-use crate::common;
-
 use crate::common::harness::{Options, Platform};
 use reqwest::Method;
 use serde_json::{json, Value};

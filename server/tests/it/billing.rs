@@ -2,8 +2,6 @@
 //! signed with Stripe's official library): plan mirroring, webhooks that never double-act,
 //! convergence whatever the event order, dunning and retention with time moved by the test.
 
-use crate::common;
-
 use crate::common::billing::*;
 use crate::common::harness::{Options, Platform};
 use serde_json::{json, Value};

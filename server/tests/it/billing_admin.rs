@@ -4,8 +4,6 @@
 //! operations portal's billing (the tenant's subscription and invoices, comping, MRR and
 //! past-due tenants on the dashboard).
 
-use crate::common;
-
 use crate::common::billing::*;
 use crate::common::harness::{Options, Platform};
 use reqwest::header::{COOKIE, SET_COOKIE};

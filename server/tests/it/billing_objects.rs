@@ -3,8 +3,6 @@
 //! 2017-era answers for the same objects. Events built from the fixtures, signed with
 //! Stripe's official library, pass the platform's webhook.
 
-use crate::common;
-
 use crate::common::harness::{Options, Platform};
 use crate::common::stripe::LocalStripe;
 use serde_json::{json, Value};

@@ -6,8 +6,6 @@
 //! (subscription, invoices, plan change previewed then confirmed, cancel and undo, card
 //! update) reaches only the owner's own tenants.
 
-use crate::common;
-
 use crate::common::billing::*;
 use crate::common::harness::{Options, Platform};
 use reqwest::header::{COOKIE, SET_COOKIE};

@@ -1,7 +1,5 @@
 //! 200 tenant requests sent at once all end active: none lost, none provisioned twice.
 
-use crate::common;
-
 use crate::common::harness::{Options, Platform};
 use std::collections::HashSet;
 use std::time::{Duration, Instant};

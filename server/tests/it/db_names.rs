@@ -8,8 +8,6 @@
 //! - the owner's hash goes when the tenant is deleted, and after the retention when it
 //!   never became active.
 
-use crate::common;
-
 use crate::common::harness::{Options, Platform};
 use sqlx::{ConnectOptions, Connection};
 use std::time::{Duration, Instant};

@@ -1,8 +1,6 @@
 //! Fault tests: a worker process killed mid-provisioning, Odoo down, PostgreSQL restarted
 //! under load.
 
-use crate::common;
-
 use crate::common::harness::{Options, Platform};
 use serde_json::json;
 use sqlx::{ConnectOptions, Connection};

@@ -5,8 +5,6 @@
 //! page's scripts all carry the nonce its policy names (so the hydration still runs), the
 //! POS shell's inline scripts are named by hash, and no policy allows inline code at large.
 
-use crate::common;
-
 use crate::common::portal::Portal;
 use reqwest::header::{HeaderMap, COOKIE};
 use reqwest::Method;

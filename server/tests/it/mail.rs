@@ -1,8 +1,6 @@
 //! Transactional email against a real SMTP server (maildev): lifecycle messages, SMTP down
 //! and back, refused recipients, retries from the outbox, and what a resend looks like.
 
-use crate::common;
-
 use crate::common::harness::{Options, Platform};
 use crate::common::maildev::{self, Maildev};
 use serde_json::json;

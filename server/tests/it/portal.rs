@@ -1,7 +1,5 @@
 //! The superadmin portal over HTTP against real PostgreSQL: sign-in, cookies, idle expiry, CSRF, and the server-rendered tenants table (search, filter, sort, pages).
 
-use crate::common;
-
 use reqwest::header::{HeaderMap, HeaderValue, COOKIE, LOCATION, ORIGIN, SET_COOKIE};
 use reqwest::StatusCode;
 

@@ -3,8 +3,6 @@
 //! (a real resolver asking a name server that does not answer), bad input refused with the
 //! field named, and removal only with the domain typed again.
 
-use crate::common;
-
 use crate::common::billing::eventually;
 use crate::common::harness::{Options, Platform};
 use reqwest::header::{COOKIE, SET_COOKIE};

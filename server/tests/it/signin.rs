@@ -4,8 +4,6 @@
 //! disabled account nor leave its delay in place. The test plays the reverse proxy
 //! (`TRUSTED_PROXIES=127.0.0.1`) to name each simulated client in `X-Forwarded-For`.
 
-use crate::common;
-
 use crate::common::portal::{Portal, EMAIL, PASSWORD};
 use reqwest::header::RETRY_AFTER;
 use reqwest::StatusCode;

@@ -1,7 +1,5 @@
 //! The tenant lifecycle end to end, through the API, against real PostgreSQL and odoo-sim.
 
-use crate::common;
-
 use crate::common::harness::{Options, Platform};
 use serde_json::{json, Value};
 use sqlx::{ConnectOptions, Connection};

@@ -3,8 +3,6 @@
 //! provider calling the stub's API), `web` redirecting to `websecure`, HSTS, Traefik's
 //! Prometheus metrics; `curl` trusting only Pebble's roots gets 200.
 
-use crate::common;
-
 use crate::common::harness::{Options, Platform};
 use crate::common::pebble::Pebble;
 use crate::common::traefik::{free_addr, run_dir, wait_for, Traefik};
