@@ -35,10 +35,29 @@ export async function profileContext(dir = mkdtempSync(join(tmpdir(), 'saas-e2e-
   // (Chromium reports it on the console): hydration, the till and their requests must run
   // under the policies the server sends.
   context.on('console', (m) => {
+    // E2E_CONSOLE=1 echoes every page's console, to read a failure's context.
+    if (process.env.E2E_CONSOLE) {
+      process.stderr.write(`[browser ${m.type()}] ${m.text()}\n`);
+      // A node among the arguments (Leptos's hydration errors pass the unexpected node).
+      if (m.text().includes('hydration error')) {
+        m.page()
+          ?.evaluate(() => JSON.stringify(window.__RESOLVED_RESOURCES ?? null).slice(0, 3000))
+          .then((d) => process.stderr.write(`[browser resources] ${d}\n`))
+          .catch(() => {});
+      }
+      for (const arg of m.args()) {
+        arg
+          .evaluate((n) => (n && n.nodeType ? `${n.nodeName} ${(n.outerHTML ?? n.textContent ?? '').slice(0, 300)} | parent: ${(n.parentNode?.outerHTML ?? '').slice(0, 600)}` : null))
+          .then((d) => d && process.stderr.write(`[browser node] ${d}\n`))
+          .catch(() => {});
+      }
+    }
     if (m.type() === 'error' && m.text().includes('Content Security Policy')) errors.push(`CSP: ${m.text()}`);
     // A Rust panic in the WASM (console_error_panic_hook): its message, not only the
     // `RuntimeError: unreachable` that follows it.
     if (m.type() === 'error' && m.text().includes('panicked at')) errors.push(`panic: ${m.text()}`);
+    // Leptos names the component whose server HTML did not match just before it panics.
+    if (m.type() === 'error' && m.text().includes('hydration error')) errors.push(`hydration: ${m.text()}`);
   });
   return { context, errors, dir };
 }

@@ -224,7 +224,7 @@ pub fn NewTenantPage() -> impl IntoView {
                 id="slug"
                 name="slug"
                 required
-                pattern="[a-z][a-z0-9-]{1,30}[a-z0-9]"
+                pattern="[a-z][a-z0-9\\-]{1,30}[a-z0-9]"
                 title="3 to 32 lowercase letters, digits or hyphens"
                 aria-describedby="slug-help"
                 autocomplete="off"

@@ -6,6 +6,7 @@ use super::api::{
     ChangeEmail, ChangePassword, CheckSlug, CreateTenant, CreateToken, DeleteTenant, OwnerSignOut,
     ResendVerification, ResetAdminPassword, RevokeToken, SignOutEverywhere,
 };
+use super::billing::{CheckoutReturnBanner, OwnerBillingSection};
 use super::front::PlanCards;
 use super::model::{OwnerMe, OwnerTenant, Progress, TenantCard};
 use super::{error_for, field_message};
@@ -50,30 +51,22 @@ pub fn OwnerLayout() -> impl IntoView {
     view! {
         <div class="owner">
             <a class="skip-link" href="#main">"Skip to content"</a>
-            <header class="topbar site">
-                <a class="brand" href="/my">"Odoo SaaS"</a>
-                <nav aria-label="Main">
-                    <A href="/my" exact=true>"My Odoo"</A>
-                    <A href="/my/new">"New Odoo"</A>
-                    <A href="/my/account">"Account"</A>
-                </nav>
-                <Suspense fallback=|| ()>
-                    {move || Suspend::new(async move {
-                        me.0.await.ok().map(|m| view! {
-                            <div class="who">
-                                <span data-testid="owner-signed-in-as">{m.email}</span>
-                                <ActionForm action=sign_out attr:class="inline">
-                                    <OwnerCsrf />
-                                    <button type="submit" class="link">"Sign out"</button>
-                                </ActionForm>
-                            </div>
-                        })
-                    })}
-                </Suspense>
-            </header>
+            // One Suspense for the header's owner and the banner: like the operations
+            // portal's layout, a single suspended block before the page's <Outlet/> (two
+            // in a row broke the hydration of every owner page).
             <Suspense fallback=|| ()>
                 {move || Suspend::new(async move {
-                    me.0.await.ok().filter(|m| !m.verified).map(|m| view! {
+                    let owner = me.0.await.ok();
+                    let who = owner.clone().map(|m| view! {
+                        <div class="who">
+                            <span data-testid="owner-signed-in-as">{m.email}</span>
+                            <ActionForm action=sign_out attr:class="inline">
+                                <OwnerCsrf />
+                                <button type="submit" class="link">"Sign out"</button>
+                            </ActionForm>
+                        </div>
+                    });
+                    let banner = owner.filter(|m| !m.verified).map(|m| view! {
                         <div class="alert info banner" role="status" id="verify-banner">
                             {format!("Confirm {} with the link we sent to create your Odoo. ", m.email)}
                             <ActionForm action=resend attr:class="inline">
@@ -85,7 +78,19 @@ pub fn OwnerLayout() -> impl IntoView {
                                 Err(e) => view! { <span class="error">{format!(" {}", e.message)}</span> }.into_any(),
                             })}
                         </div>
-                    })
+                    });
+                    view! {
+                        <header class="topbar site">
+                            <a class="brand" href="/my">"Odoo SaaS"</a>
+                            <nav aria-label="Main">
+                                <A href="/my" exact=true>"My Odoo"</A>
+                                <A href="/my/new">"New Odoo"</A>
+                                <A href="/my/account">"Account"</A>
+                            </nav>
+                            {who}
+                        </header>
+                        {banner}
+                    }
                 })}
             </Suspense>
             <main id="main" class="page" tabindex="-1">
@@ -236,7 +241,7 @@ pub fn NewTenantPage() -> impl IntoView {
                                     <label for="slug">"Subdomain"</label>
                                     <div class="slug-row">
                                         <input id="slug" name="slug" required autocomplete="off" spellcheck="false"
-                                            pattern="[a-z][a-z0-9-]{1,30}[a-z0-9]" maxlength="32"
+                                            pattern="[a-z][a-z0-9\\-]{1,30}[a-z0-9]" maxlength="32"
                                             aria-describedby="slug-status"
                                             on:input=move |ev| slug.set(event_target_value(&ev)) />
                                         <span class="suffix">{format!(".{domain}")}</span>
@@ -316,6 +321,13 @@ pub fn OwnerTenantPage() -> impl IntoView {
     follow(id, live, data);
     let query = use_query_map();
     let state = Memo::new(move |_| live.with(|t| t.as_ref().map(|t| t.state.clone())));
+    // Billing (issue 12) is drawn by the browser once the page is hydrated, never on the
+    // server: its sections make their own resources (Stripe's answers, slow to come), and
+    // resources made inside a reactive view get other hydration ids on the server than in
+    // the browser, which made hydration of the whole page fail. The server sends a
+    // placeholder instead.
+    let hydrated = RwSignal::new(false);
+    Effect::new(move |_| hydrated.set(true));
     view! {
         <Transition fallback=|| view! { <p class="loading">"Loading…"</p> }>
             {move || Suspend::new(async move {
@@ -328,13 +340,22 @@ pub fn OwnerTenantPage() -> impl IntoView {
                 }
             })}
         </Transition>
-        // Billing (issue 12): the return from Stripe Checkout, then the subscription.
         {move || {
+            if !hydrated.get() {
+                return view! {
+                    <section class="card" id="billing" aria-labelledby="billing-h" aria-busy="true">
+                        <h2 id="billing-h">"Billing"</h2>
+                        <p class="loading">"Loading…"</p>
+                    </section>
+                }
+                .into_any();
+            }
             let (checkout, session_id) = query.with(|q| (q.get("checkout"), q.get("session_id")));
             view! {
-                <super::billing::CheckoutReturnBanner id=id() checkout session_id />
-                <super::billing::OwnerBillingSection id=id() refresh=state />
+                <CheckoutReturnBanner id=id() checkout session_id />
+                <OwnerBillingSection id=id() refresh=state />
             }
+            .into_any()
         }}
     }
 }
