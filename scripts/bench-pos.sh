@@ -32,4 +32,5 @@ echo
 cargo bench --locked -q -p pos-core --bench sync 2>/dev/null | grep -v '^$' || cargo bench --locked -p pos-core --bench sync
 
 echo
-node end2end/run.mjs end2end/bench/pos.bench.mjs 2>&1 | grep -E '^(POS|  )' 
+# node --test prints the figures as TAP diagnostics ("# …").
+node end2end/run.mjs end2end/bench/pos.bench.mjs 2>&1 | grep -E '^# (POS|  )' | sed 's/^# //'
