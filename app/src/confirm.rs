@@ -2,30 +2,43 @@
 //! domain), in both portals: a modal dialog whose submit button stays disabled until the
 //! name is typed exactly. The server checks the typed name again; this only spares a click.
 
+use crate::admin::model::AdminError;
 use leptos::html::Dialog;
 use leptos::prelude::*;
 
-/// The dialog's state: its element and what has been typed so far.
+/// The dialog's state: its element, what has been typed so far, and the server's message
+/// for the `confirm` field.
 #[derive(Clone, Copy)]
 pub struct TypedConfirm {
     pub dialog: NodeRef<Dialog>,
     typed: RwSignal<String>,
+    error: Signal<Option<String>>,
 }
 
 impl TypedConfirm {
-    /// `succeeded` turns true once the action was accepted: the dialog then closes.
-    pub fn new(succeeded: impl Fn() -> bool + Send + Sync + 'static) -> Self {
+    /// For the action's last result (`ServerAction::value`): the dialog closes once the
+    /// action is accepted, and shows the server's refusal of the typed name.
+    pub fn new<T: Clone + Send + Sync + 'static>(
+        result: MappedSignal<Option<Result<T, AdminError>>>,
+    ) -> Self {
         let dialog = NodeRef::<Dialog>::new();
         Effect::new(move |_| {
-            if succeeded() {
+            if result.get().is_some_and(|r| r.is_ok()) {
                 if let Some(d) = dialog.get_untracked() {
                     d.close();
                 }
             }
         });
+        let error = Signal::derive(move || {
+            result
+                .get()
+                .and_then(|r| r.err())
+                .and_then(|e| e.for_field("confirm"))
+        });
         TypedConfirm {
             dialog,
             typed: RwSignal::new(String::new()),
+            error,
         }
     }
 
@@ -54,9 +67,6 @@ pub fn TypedConfirmFields(
     expected: String,
     /// The input's id (unique on the page).
     input_id: String,
-    /// The server's message for the `confirm` field, if the last attempt was refused.
-    #[prop(into)]
-    error: Signal<Option<String>>,
     /// True while the action runs.
     #[prop(into)]
     pending: Signal<bool>,
@@ -66,7 +76,7 @@ pub fn TypedConfirmFields(
     #[prop(optional, into)]
     submit_id: Option<String>,
 ) -> impl IntoView {
-    let typed = confirm.typed;
+    let (typed, error) = (confirm.typed, confirm.error);
     let label = format!("Type {expected} to confirm");
     let matches = move || typed.with(|t| t.trim() == expected);
     view! {

@@ -38,13 +38,14 @@ export async function profileContext(dir = mkdtempSync(join(tmpdir(), 'saas-e2e-
     // E2E_CONSOLE=1 echoes every page's console, to read a failure's context.
     if (process.env.E2E_CONSOLE) {
       process.stderr.write(`[browser ${m.type()}] ${m.text()}\n`);
-      // A node among the arguments (Leptos's hydration errors pass the unexpected node).
+      // With a hydration error: the resources the server sent for hydration, by id.
       if (m.text().includes('hydration error')) {
         m.page()
           ?.evaluate(() => JSON.stringify(window.__RESOLVED_RESOURCES ?? null).slice(0, 3000))
           .then((d) => process.stderr.write(`[browser resources] ${d}\n`))
           .catch(() => {});
       }
+      // A node among the arguments (Leptos's hydration errors pass the unexpected node).
       for (const arg of m.args()) {
         arg
           .evaluate((n) => (n && n.nodeType ? `${n.nodeName} ${(n.outerHTML ?? n.textContent ?? '').slice(0, 300)} | parent: ${(n.parentNode?.outerHTML ?? '').slice(0, 600)}` : null))

@@ -147,14 +147,7 @@ fn DomainLine(d: DomainRow, slug: String, change: ServerAction<ChangeDomain>) ->
 /// Removal asks for the domain to be typed; the server checks it again.
 #[component]
 fn RemoveDomain(domain: String, slug: String, change: ServerAction<ChangeDomain>) -> impl IntoView {
-    let confirm = TypedConfirm::new(move || change.value().get().is_some_and(|r| r.is_ok()));
-    let error = Signal::derive(move || {
-        change
-            .value()
-            .get()
-            .and_then(|r| r.err())
-            .and_then(|e| e.for_field("confirm"))
-    });
+    let confirm = TypedConfirm::new(change.value());
     let input_id = format!("confirm-{}", domain.replace('.', "-"));
     let title = format!("Remove {domain}?");
     let aria = format!("Remove {domain}");
@@ -173,7 +166,7 @@ fn RemoveDomain(domain: String, slug: String, change: ServerAction<ChangeDomain>
                 <input type="hidden" name="slug" value=slug />
                 <input type="hidden" name="op" value="remove" />
                 <input type="hidden" name="domain" value=domain.clone() />
-                <TypedConfirmFields confirm expected=domain input_id error
+                <TypedConfirmFields confirm expected=domain input_id
                     pending=change.pending() submit="Remove domain" />
             </ActionForm>
         </dialog>

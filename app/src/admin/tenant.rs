@@ -212,14 +212,7 @@ pub fn JobButton(
 #[component]
 fn DeleteDialog(change: ServerAction<ChangeTenant>, slug: String, enabled: bool) -> impl IntoView {
     // Closes once the delete has been accepted.
-    let confirm = TypedConfirm::new(move || change.value().get().is_some_and(|r| r.is_ok()));
-    let error = Signal::derive(move || {
-        change
-            .value()
-            .get()
-            .and_then(|r| r.err())
-            .and_then(|e| e.for_field("confirm"))
-    });
+    let confirm = TypedConfirm::new(change.value());
     view! {
         <button type="button" class="danger" on:click=move |_| confirm.open() disabled=!enabled>
             "Delete…"
@@ -237,7 +230,7 @@ fn DeleteDialog(change: ServerAction<ChangeTenant>, slug: String, enabled: bool)
                     <input type="checkbox" name="backup" value="on" checked />
                     " Keep a final backup (pg_dump)"
                 </label>
-                <TypedConfirmFields confirm expected=slug input_id="confirm".to_owned() error
+                <TypedConfirmFields confirm expected=slug input_id="confirm".to_owned()
                     pending=change.pending() submit="Delete for good" />
             </ActionForm>
         </dialog>

@@ -4,8 +4,8 @@
 //! rows come with the tenant (and its live stream), so a state change shows by itself.
 
 use super::api::ChangeDomain;
+use super::error_for;
 use super::portal::OwnerCsrf;
-use super::{error_for, field_message};
 use crate::admin::model::DomainRow;
 use crate::admin::widgets::StateBadge;
 use crate::confirm::{TypedConfirm, TypedConfirmFields};
@@ -140,8 +140,7 @@ fn DomainLine(d: DomainRow, id: String, change: ServerAction<ChangeDomain>) -> i
 /// Removal asks for the domain to be typed; the server checks it again.
 #[component]
 fn RemoveDomain(domain: String, id: String, change: ServerAction<ChangeDomain>) -> impl IntoView {
-    let confirm = TypedConfirm::new(move || change.value().get().is_some_and(|r| r.is_ok()));
-    let error = Signal::derive(move || field_message(change.value(), "confirm"));
+    let confirm = TypedConfirm::new(change.value());
     let input_id = format!("confirm-{}", domain.replace('.', "-"));
     let title = format!("Remove {domain}?");
     let aria = format!("Remove {domain}");
@@ -157,7 +156,7 @@ fn RemoveDomain(domain: String, id: String, change: ServerAction<ChangeDomain>) 
                 <input type="hidden" name="id" value=id />
                 <input type="hidden" name="op" value="remove" />
                 <input type="hidden" name="domain" value=domain.clone() />
-                <TypedConfirmFields confirm expected=domain input_id error
+                <TypedConfirmFields confirm expected=domain input_id
                     pending=change.pending() submit="Remove domain" />
             </ActionForm>
         </dialog>

@@ -22,27 +22,23 @@ pub use front::HomePage;
 use crate::admin::model::AdminError;
 use leptos::prelude::*;
 
-/// The message of an action's last failure for `field` (`""`: the failure of no field).
-pub(crate) fn field_message<T: Clone + Send + Sync + 'static>(
-    value: MappedSignal<Option<Result<T, AdminError>>>,
-    field: &str,
-) -> Option<String> {
-    value.get().and_then(|r| r.err()).and_then(|e| {
-        if field.is_empty() {
-            e.field.is_none().then_some(e.message)
-        } else {
-            e.for_field(field)
-        }
-    })
-}
-
-/// [`field_message`] shown under the form's field.
+/// The message of an action's last failure for `field` (`""`: the failure of no field),
+/// shown under the form's field.
 pub(crate) fn error_for<T: Clone + Send + Sync + 'static>(
     value: MappedSignal<Option<Result<T, AdminError>>>,
     field: &'static str,
 ) -> impl Fn() -> Option<AnyView> + Send + Sync + 'static {
     move || {
-        field_message(value, field)
+        value
+            .get()
+            .and_then(|r| r.err())
+            .and_then(|e| {
+                if field.is_empty() {
+                    e.field.is_none().then_some(e.message)
+                } else {
+                    e.for_field(field)
+                }
+            })
             .map(|m| view! { <p class="field-error" role="alert">{m}</p> }.into_any())
     }
 }

@@ -7,9 +7,9 @@ use super::api::{
     ResendVerification, ResetAdminPassword, RevokeToken, SignOutEverywhere,
 };
 use super::billing::{CheckoutReturnBanner, OwnerBillingSection};
+use super::error_for;
 use super::front::PlanCards;
 use super::model::{OwnerMe, OwnerTenant, Progress, TenantCard};
-use super::{error_for, field_message};
 use crate::admin::model::AdminError;
 use crate::admin::widgets::{ErrorBox, StateBadge};
 use crate::confirm::{TypedConfirm, TypedConfirmFields};
@@ -543,9 +543,8 @@ fn DeleteTenantDialog(
     id: String,
     slug: String,
 ) -> impl IntoView {
-    let confirm = TypedConfirm::new(move || delete.value().get().is_some_and(|r| r.is_ok()));
     let value = delete.value();
-    let error = Signal::derive(move || field_message(value, "confirm"));
+    let confirm = TypedConfirm::new(value);
     view! {
         <section class="card danger-zone" aria-labelledby="delete-h">
             <h2 id="delete-h">"Delete this Odoo"</h2>
@@ -559,7 +558,7 @@ fn DeleteTenantDialog(
                 <p>"Everyone loses access at once, the point of sale included. A final backup is taken first."</p>
                 <OwnerCsrf />
                 <input type="hidden" name="id" value=id />
-                <TypedConfirmFields confirm expected=slug input_id="confirm".to_owned() error
+                <TypedConfirmFields confirm expected=slug input_id="confirm".to_owned()
                     pending=delete.pending() submit="Delete for good" submit_id="delete-confirm" />
             </ActionForm>
         </dialog>
