@@ -715,7 +715,24 @@ async fn claim_or_clone(
     {
         return Ok(Some("pool"));
     }
-    match p.dbm.clone_for_tenant(template, tenant_db, id, owner).await {
+    // The owner read with the tenant is `None` when the template did not exist yet (its
+    // build renames it into place at the end): read it again now. Cloning without it would
+    // give the database to the platform's role, where Odoo's role may not even create its
+    // tables ("permission denied for schema public"), and every retry would find that
+    // database already made. Still no owner: the template is still missing.
+    let owner = match owner {
+        Some(owner) => Some(owner.to_owned()),
+        None => p.odoo_db_owner(template).await?,
+    };
+    let cloned = match owner {
+        Some(owner) => {
+            p.dbm
+                .clone_for_tenant(template, tenant_db, id, Some(&owner))
+                .await
+        }
+        None => Err(DbManagerError::NotFound(template.clone())),
+    };
+    match cloned {
         Ok(Outcome::Done) => Ok(Some("clone")),
         Ok(Outcome::AlreadyDone) => Ok(None),
         Err(DbManagerError::NotFound(_)) => {
