@@ -837,7 +837,7 @@ async fn create_one_impl(
     let m = models::model(model)
         .ok_or_else(|| OdooError::user(format!("Object {model} doesn't exist")))?;
     if model == "pos.order" {
-        return crate::pos::create_order(conn, env, vals, false).await;
+        return crate::pos::create_order(conn, env, vals, None).await;
     }
     let mut vals_clean = vals.clone();
     let no_variant = vals_clean.remove("__no_variant").is_some();

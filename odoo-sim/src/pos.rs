@@ -13,19 +13,17 @@ fn model(name: &str) -> OResult<&'static models::Model> {
 
 /// Next value of an `ir.sequence` ("standard" implementation = a PG sequence).
 pub async fn next_sequence(conn: &mut PgConnection, seq_id: i64) -> OResult<String> {
-    let row: Option<(Option<String>, i32)> =
-        sqlx::query_as("SELECT prefix, padding FROM ir_sequence WHERE id = $1")
-            .bind(seq_id as i32)
-            .fetch_optional(&mut *conn)
-            .await
-            .map_err(db_err)?;
-    let Some((prefix, padding)) = row else {
+    // One round trip: the PG sequence advances only when the ir.sequence row exists.
+    let row: Option<(Option<String>, i32, i64)> = sqlx::query_as(&format!(
+        "SELECT prefix, padding, nextval('ir_sequence_{seq_id:03}') FROM ir_sequence WHERE id = $1"
+    ))
+    .bind(seq_id as i32)
+    .fetch_optional(&mut *conn)
+    .await
+    .map_err(db_err)?;
+    let Some((prefix, padding, n)) = row else {
         return Ok("/".into());
     };
-    let (n,): (i64,) = sqlx::query_as(&format!("SELECT nextval('ir_sequence_{seq_id:03}')"))
-        .fetch_one(&mut *conn)
-        .await
-        .map_err(db_err)?;
     Ok(format!(
         "{}{:0width$}",
         prefix.unwrap_or_default(),
@@ -1126,17 +1124,15 @@ pub async fn sync_from_ui(conn: &mut PgConnection, env: &Env, orders: Value) -> 
             }
         }
     }
-    // _ensure_access_token
-    for id in &order_ids {
-        sqlx::query(
-            "UPDATE pos_order SET access_token = $2 WHERE id = $1 AND access_token IS NULL",
-        )
-        .bind(*id as i32)
-        .bind(uuid::Uuid::new_v4().to_string())
-        .execute(&mut *conn)
-        .await
-        .map_err(db_err)?;
-    }
+    // _ensure_access_token: one uuid4 per order that has none, in one statement.
+    let token_ids: Vec<i32> = order_ids.iter().map(|id| *id as i32).collect();
+    sqlx::query(
+        "UPDATE pos_order SET access_token = gen_random_uuid()::text WHERE id = ANY($1) AND access_token IS NULL",
+    )
+    .bind(&token_ids)
+    .execute(&mut *conn)
+    .await
+    .map_err(db_err)?;
     let mut ids = order_ids.clone();
     ids.dedup();
     let orders_v = read_keys(conn, env, "pos.order", &ids, ORDER_KEYS).await?;
@@ -1285,7 +1281,7 @@ async fn process_order(
         .get("session_id")
         .cloned()
         .ok_or_else(|| OdooError::key_error("session_id"))?;
-    let (_, state, config) = session_state(conn, env, &sid_v).await?;
+    let (mut sid, state, config) = session_state(conn, env, &sid_v).await?;
     if state == "closing_control" || state == "closed" {
         // _get_valid_session logs order['name'] and order['amount_total'] first.
         for key in ["name", "amount_total"] {
@@ -1298,6 +1294,7 @@ async fn process_order(
         match open {
             Some((o,)) => {
                 order.insert("session_id".into(), json!(o));
+                sid = o as i64;
             }
             None => {
                 return Err(OdooError::user(
@@ -1340,7 +1337,7 @@ async fn process_order(
                     .cloned()
                     .unwrap_or(json!(false)),
             );
-            create_order(conn, env, &vals, true).await?
+            create_order(conn, env, &vals, Some((sid, config))).await?
         }
         Some(id) => {
             let cur_session: (i32,) =
@@ -1380,9 +1377,16 @@ async fn process_order(
             id
         }
     };
-    // _process_payment_lines
-    sqlx::query("UPDATE pos_order SET amount_paid = (SELECT COALESCE(sum(amount), 0) FROM pos_payment WHERE pos_order_id = $1) WHERE id = $1")
-        .bind(id as i32).execute(&mut *conn).await.map_err(db_err)?;
+    // _process_payment_lines; what _process_saved_order reads comes back with it.
+    let mut saved: (f64, f64, String, String, Option<i32>) = sqlx::query_as(
+        "UPDATE pos_order o SET amount_paid = (SELECT COALESCE(sum(amount), 0) FROM pos_payment WHERE pos_order_id = $1) \
+         FROM pos_config c WHERE c.id = o.config_id AND o.id = $1 \
+         RETURNING o.amount_total, o.amount_paid, o.name, o.state, c.sequence_id",
+    )
+    .bind(id as i32)
+    .fetch_one(&mut *conn)
+    .await
+    .map_err(db_err)?;
     let amount_return = if draft {
         0.0
     } else {
@@ -1409,18 +1413,20 @@ async fn process_order(
         pv.insert("amount".into(), json!(-amount_return));
         pv.insert("payment_method_id".into(), json!(cash));
         pv.insert("is_change".into(), json!(true));
-        create_payment(conn, env, &pv).await?;
+        create_payment(conn, env, &pv, Some(osid as i64)).await?;
         // add_payment, then order._compute_prices()
         compute_prices(conn, id).await?;
-    }
-    // _process_saved_order
-    if !draft {
-        let (total, paid, name, state, config_seq): (f64, f64, String, String, Option<i32>) = sqlx::query_as(
+        saved = sqlx::query_as(
             "SELECT o.amount_total, o.amount_paid, o.name, o.state, c.sequence_id FROM pos_order o JOIN pos_config c ON c.id = o.config_id WHERE o.id = $1",
         )
         .bind(id as i32).fetch_one(&mut *conn).await.map_err(db_err)?;
+    }
+    // _process_saved_order
+    if !draft {
+        let (total, paid, name, state, config_seq) = saved;
         // action_pos_order_paid: UserError "Order X is not fully paid." is logged and swallowed
-        if (total - paid).abs() < 0.005 {
+        let fully_paid = (total - paid).abs() < 0.005;
+        if fully_paid {
             let new_name = if name == "/" && state != "paid" {
                 match config_seq {
                     Some(s) => next_sequence(conn, s as i64).await?,
@@ -1429,7 +1435,9 @@ async fn process_order(
             } else {
                 name
             };
-            sqlx::query("UPDATE pos_order SET state = 'paid', name = $2 WHERE id = $1")
+            // The cost is computed at the end of _process_saved_order either way; nothing
+            // in between reads it, so a paid order gets both in one write.
+            sqlx::query("UPDATE pos_order SET state = 'paid', name = $2, is_total_cost_computed = true WHERE id = $1")
                 .bind(id as i32)
                 .bind(new_name)
                 .execute(&mut *conn)
@@ -1441,26 +1449,23 @@ async fn process_order(
                 "Could not fully process the POS Order: Order is not fully paid."
             );
         }
-        // _create_order_picking: goods lines get a picking
-        let (goods,): (bool,) = sqlx::query_as(
-            "SELECT EXISTS (SELECT 1 FROM pos_order_line l JOIN product_product pp ON pp.id = l.product_id JOIN product_template pt ON pt.id = pp.product_tmpl_id WHERE l.order_id = $1 AND pt.type = 'consu')",
+        // _create_order_picking: goods lines get a picking (once)
+        let (goods, has_picking): (bool, bool) = sqlx::query_as(
+            "SELECT EXISTS (SELECT 1 FROM pos_order_line l JOIN product_product pp ON pp.id = l.product_id JOIN product_template pt ON pt.id = pp.product_tmpl_id WHERE l.order_id = $1 AND pt.type = 'consu'), \
+             EXISTS (SELECT 1 FROM stock_picking WHERE pos_order_id = $1)",
         )
         .bind(id as i32).fetch_one(&mut *conn).await.map_err(db_err)?;
-        let (has_picking,): (bool,) =
-            sqlx::query_as("SELECT EXISTS (SELECT 1 FROM stock_picking WHERE pos_order_id = $1)")
-                .bind(id as i32)
-                .fetch_one(&mut *conn)
-                .await
-                .map_err(db_err)?;
         if goods && !has_picking {
             sqlx::query("INSERT INTO stock_picking (name, pos_order_id, pos_session_id, state) SELECT 'POS/' || o.name, o.id, o.session_id, 'done' FROM pos_order o WHERE o.id = $1")
                 .bind(id as i32).execute(&mut *conn).await.map_err(db_err)?;
         }
-        sqlx::query("UPDATE pos_order SET is_total_cost_computed = true WHERE id = $1")
-            .bind(id as i32)
-            .execute(&mut *conn)
-            .await
-            .map_err(db_err)?;
+        if !fully_paid {
+            sqlx::query("UPDATE pos_order SET is_total_cost_computed = true WHERE id = $1")
+                .bind(id as i32)
+                .execute(&mut *conn)
+                .await
+                .map_err(db_err)?;
+        }
     }
     Ok(id)
 }
@@ -1608,16 +1613,18 @@ async fn write_order(
     }
     let mut p = orm::prepare(m, &vals)?;
     orm::update(conn, env, m, &[id], &p.cols).await?;
-    apply_order_x2m(conn, env, m, id, std::mem::take(&mut p.x2m)).await
+    apply_order_x2m(conn, env, m, id, None, std::mem::take(&mut p.x2m)).await
 }
 
 /// Applies an order's one2many/many2many commands: new lines and payments go through
 /// their own creation (with Odoo's checks), anything else through the generic ORM.
+/// `session` is the order's session when the caller knows it (a new order).
 async fn apply_order_x2m(
     conn: &mut PgConnection,
     env: &Env,
     m: &'static models::Model,
     id: i64,
+    session: Option<i64>,
     x2m: Vec<(&'static models::Field, Value)>,
 ) -> OResult<()> {
     for (f, v) in x2m {
@@ -1630,7 +1637,7 @@ async fn apply_order_x2m(
                 }
                 ("payment_ids", orm::Cmd::Create(mut pv)) => {
                     pv.insert("pos_order_id".into(), json!(id));
-                    create_payment(conn, env, &pv).await?;
+                    create_payment(conn, env, &pv, session).await?;
                 }
                 (_, c) => {
                     apply_x2m(conn, env, m, id, vec![(f, command_value(c))]).await?;
@@ -1654,18 +1661,27 @@ fn command_value(c: orm::Cmd) -> Value {
 }
 
 /// pos.order create (`_complete_values_from_session` + ORM create with lines/payments).
+/// `session` is the (session, config) pair the caller has already read for
+/// `vals["session_id"]` (`_process_order` reads it to check the state), so it is not read
+/// twice; `None` reads it here.
 pub async fn create_order(
     conn: &mut PgConnection,
     env: &Env,
     vals: &Map<String, Value>,
-    _from_ui: bool,
+    session: Option<(i64, i64)>,
 ) -> OResult<i64> {
     let m = model("pos.order")?;
-    let sid_v = vals
-        .get("session_id")
-        .cloned()
-        .ok_or_else(|| OdooError::key_error("session_id"))?;
-    let (sid, _, config) = session_state(conn, env, &sid_v).await?;
+    let (sid, config) = match session {
+        Some(known) => known,
+        None => {
+            let sid_v = vals
+                .get("session_id")
+                .cloned()
+                .ok_or_else(|| OdooError::key_error("session_id"))?;
+            let (sid, _, config) = session_state(conn, env, &sid_v).await?;
+            (sid, config)
+        }
+    };
     let mut vals = vals.clone();
     let (company, seq, sess_seq): (i32, Option<i32>, i32) = sqlx::query_as(
         "SELECT c.company_id, c.sequence_id, COALESCE(s.sequence_number, 1) FROM pos_config c JOIN pos_session s ON s.config_id = c.id WHERE c.id = $1 AND s.id = $2",
@@ -1706,7 +1722,7 @@ pub async fn create_order(
         ));
     }
     let id = orm::insert(conn, env, m, &p.cols).await?;
-    apply_order_x2m(conn, env, m, id, std::mem::take(&mut p.x2m)).await?;
+    apply_order_x2m(conn, env, m, id, Some(sid), std::mem::take(&mut p.x2m)).await?;
     Ok(id)
 }
 
@@ -1722,19 +1738,29 @@ async fn create_line(
     Ok(id)
 }
 
+/// `order_session`: the session of `vals["pos_order_id"]` when the caller knows it
+/// (`pos.payment.session_id` is `related='pos_order_id.session_id'`, stored).
 async fn create_payment(
     conn: &mut PgConnection,
     env: &Env,
     vals: &Map<String, Value>,
+    order_session: Option<i64>,
 ) -> OResult<i64> {
     let m = model("pos.payment")?;
     let mut p = orm::prepare(m, vals)?;
     if let Some(oid) = vals.get("pos_order_id").and_then(Value::as_i64) {
-        let (sid,): (i32,) = sqlx::query_as("SELECT session_id FROM pos_order WHERE id = $1")
-            .bind(oid as i32)
-            .fetch_one(&mut *conn)
-            .await
-            .map_err(db_err)?;
+        let sid = match order_session {
+            Some(sid) => sid,
+            None => {
+                let (sid,): (i32,) =
+                    sqlx::query_as("SELECT session_id FROM pos_order WHERE id = $1")
+                        .bind(oid as i32)
+                        .fetch_one(&mut *conn)
+                        .await
+                        .map_err(db_err)?;
+                sid as i64
+            }
+        };
         p.cols.retain(|c| c.0 != "session_id");
         p.cols.push(("session_id", Some(sid.to_string()), "int"));
     }
