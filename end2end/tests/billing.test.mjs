@@ -75,6 +75,11 @@ test('an owner pays at Checkout, gets a running Odoo, changes plan and cancels',
     await page.goto(BASE_URL + `/my/new?plan=${TEAM}`);
     await hydrated(page);
     await page.check(`#plan-${TEAM}`);
+    // Both periods are offered (yearly = 12 × monthly when the plan sets no yearly price);
+    // monthly is the default.
+    assert.match(await page.textContent(`label[for="plan-${TEAM}"]`), /29\.00 EUR \/ month or 348\.00 EUR \/ year/);
+    assert.equal(await page.isChecked('#interval-month'), true);
+    assert.equal(await page.isChecked('#interval-year'), false);
     await page.fill('#slug', SLUG);
     await page.fill('#company_name', 'Paid Shop Ltd');
     await page.fill('#odoo_password', 'paid odoo secret');
@@ -127,6 +132,27 @@ test('an owner pays at Checkout, gets a running Odoo, changes plan and cancels',
     await page.waitForSelector(`#billing-plan[data-plan="${BUSINESS}"]`, { timeout: 30000 });
     assert.match(await page.textContent('#billing-plan'), /E2E Business · EUR 49\.00 \/ month/);
     await page.waitForSelector('#change-preview', { state: 'detached', timeout: 10000 });
+
+    // The same plan billed yearly: the current plan and period are the defaults, which
+    // change nothing and say so; yearly is previewed, then confirmed.
+    assert.equal(await page.inputValue('#new-plan'), BUSINESS);
+    assert.equal(await page.inputValue('#new-interval'), 'month');
+    await page.click('#preview-change');
+    await page.waitForSelector('#change-plan-form + .alert.error', { timeout: 20000 });
+    assert.match(await page.textContent('#change-plan-form + .alert.error'), /already on this plan, billed this way/);
+    await page.selectOption('#new-interval', 'year');
+    await page.click('#preview-change');
+    await page.waitForSelector(`#change-preview[data-plan="${BUSINESS}"][data-interval="year"]`, { timeout: 20000 });
+    assert.match(await page.textContent('#change-preview'), /New price: EUR 588\.00 \/ year/);
+    await page.click('#confirm-change');
+    await page.waitForFunction(
+      () => /EUR 588\.00 \/ year/.test(document.querySelector('#billing-plan')?.textContent ?? ''),
+      null,
+      { timeout: 30000 },
+    );
+    assert.equal(sql(`SELECT s.plan_interval FROM subscriptions s JOIN tenants t ON t.id = s.tenant_id
+                      WHERE t.slug = '${SLUG}'`), 'year');
+    assert.equal(await page.inputValue('#new-interval'), 'year');
 
     // Cancel at the period's end: the tenant keeps running until then.
     await page.click('#cancel-subscription');

@@ -193,6 +193,7 @@ pub async fn create_tenant(
     odoo_password: String,
     odoo_password_confirm: String,
     signup_key: String,
+    interval: Option<String>,
 ) -> Result<String, AdminError> {
     let p = authorize_owner_change(&csrf)?;
     if odoo_password != odoo_password_confirm {
@@ -208,6 +209,7 @@ pub async fn create_tenant(
         extra_companies: lines(&extra_companies.unwrap_or_default()),
         odoo_password,
         signup_key,
+        interval: interval.unwrap_or_default(),
     };
     let made = call(|b| async move { b.create_tenant(&p.id, form).await }).await?;
     // A paid plan: to Stripe Checkout first (it sends the owner back to the tenant's page).

@@ -51,8 +51,11 @@ pub struct OwnerBilling {
     pub invoices: Vec<InvoiceRow>,
     /// Why the invoices could not be read.
     pub invoices_error: Option<String>,
-    /// The paid plans the owner can change to: (key, "Name · EUR 29.00 / month").
-    pub other_plans: Vec<(String, String)>,
+    /// The paid plans the owner can change to, the current one first (to change only the
+    /// billing period): (key, "Name · EUR 29.00 / month or EUR 348.00 / year").
+    pub plans: Vec<(String, String)>,
+    /// The current billing period: `month` or `year`.
+    pub interval: String,
 }
 
 impl OwnerBilling {
@@ -71,6 +74,8 @@ impl OwnerBilling {
 pub struct ChangePreviewView {
     /// The new plan's key.
     pub plan: String,
+    /// The new billing period: `month` or `year`.
+    pub interval: String,
     /// e.g. `EUR 49.00 / month`.
     pub new_price: String,
     /// The next invoice, prorations included, e.g. `EUR 12.34`.
@@ -99,19 +104,21 @@ pub struct CheckoutReturn {
 pub trait OwnerBillingBackend: Send + Sync + 'static {
     /// The tenant's billing.
     async fn billing(&self, owner: &str, id: &str) -> Result<OwnerBilling, AdminError>;
-    /// What changing to `plan` costs.
+    /// What changing to `plan` billed each `interval` (`month`, `year`; none: as now) costs.
     async fn preview(
         &self,
         owner: &str,
         id: &str,
         plan: &str,
+        interval: Option<&str>,
     ) -> Result<ChangePreviewView, AdminError>;
-    /// Changes to `plan`, prorated as previewed at `proration_date`.
+    /// Changes to `plan` billed each `interval`, prorated as previewed at `proration_date`.
     async fn change(
         &self,
         owner: &str,
         id: &str,
         plan: &str,
+        interval: Option<&str>,
         proration_date: Option<i64>,
     ) -> Result<(), AdminError>;
     /// Cancels at the period's end (`true`) or undoes it.
@@ -164,9 +171,10 @@ pub async fn preview_plan_change(
     csrf: String,
     id: String,
     plan: String,
+    interval: Option<String>,
 ) -> Result<ChangePreviewView, AdminError> {
     let p = super::backend::authorize_owner_change(&csrf)?;
-    billing_call(|b| async move { b.preview(&p.id, &id, &plan).await }).await
+    billing_call(|b| async move { b.preview(&p.id, &id, &plan, interval.as_deref()).await }).await
 }
 
 /// Changes plan as previewed.
@@ -175,10 +183,15 @@ pub async fn change_plan(
     csrf: String,
     id: String,
     plan: String,
+    interval: Option<String>,
     proration_date: Option<i64>,
 ) -> Result<(), AdminError> {
     let p = super::backend::authorize_owner_change(&csrf)?;
-    billing_call(|b| async move { b.change(&p.id, &id, &plan, proration_date).await }).await
+    billing_call(|b| async move {
+        b.change(&p.id, &id, &plan, interval.as_deref(), proration_date)
+            .await
+    })
+    .await
 }
 
 /// Cancels at the period's end (`cancel=true`) or undoes it.
@@ -364,7 +377,9 @@ fn BillingView(
     };
     let status_attr = status.clone();
     let invoices = b.invoices.clone();
-    let plans = b.other_plans.clone();
+    let plans = b.plans.clone();
+    let current_plan = b.plan_key.clone();
+    let (monthly, yearly) = (b.interval == "month", b.interval == "year");
     let (pay_id, card_id, cancel_id, preview_id, change_id) =
         (id.clone(), id.clone(), id.clone(), id.clone(), id);
     view! {
@@ -413,7 +428,15 @@ fn BillingView(
                         <input type="hidden" name="id" value=preview_id />
                         <label for="new-plan">"Change plan"</label>
                         <select id="new-plan" name="plan">
-                            {plans.into_iter().map(|(key, label)| view! { <option value=key>{label}</option> }).collect_view()}
+                            {plans.into_iter().map(|(key, label)| {
+                                let selected = key == current_plan;
+                                view! { <option value=key selected=selected>{label}</option> }
+                            }).collect_view()}
+                        </select>
+                        <label for="new-interval">"billed"</label>
+                        <select id="new-interval" name="interval">
+                            <option value="month" selected=monthly>"monthly"</option>
+                            <option value="year" selected=yearly>"yearly"</option>
                         </select>
                         <button type="submit" id="preview-change" disabled=move || preview.pending().get()>"See the price"</button>
                     </ActionForm>
@@ -463,6 +486,8 @@ fn PreviewBox(
 ) -> impl IntoView {
     let plan_attr = pv.plan.clone();
     let plan_field = pv.plan.clone();
+    let interval_attr = pv.interval.clone();
+    let interval_field = pv.interval.clone();
     let price = format!("New price: {}. ", pv.new_price);
     let due = format!("Next invoice: {}", pv.amount_due);
     let when = pv.next_invoice_date.clone().map(|d| format!(" on {d}"));
@@ -473,7 +498,7 @@ fn PreviewBox(
         .collect();
     let proration = pv.proration_date.to_string();
     view! {
-        <div class="card" id="change-preview" data-plan=plan_attr>
+        <div class="card" id="change-preview" data-plan=plan_attr data-interval=interval_attr>
             <p>
                 {price}
                 <strong id="preview-amount-due">{due}</strong>
@@ -486,6 +511,7 @@ fn PreviewBox(
                 <OwnerCsrf />
                 <input type="hidden" name="id" value=id />
                 <input type="hidden" name="plan" value=plan_field />
+                <input type="hidden" name="interval" value=interval_field />
                 <input type="hidden" name="proration_date" value=proration />
                 <button type="submit" class="primary" id="confirm-change" disabled=move || change.pending().get()>"Confirm the change"</button>
             </ActionForm>

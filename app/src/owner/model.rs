@@ -13,6 +13,8 @@ pub struct PlanCard {
     pub name: String,
     /// Monthly price in cents.
     pub price_cents: i32,
+    /// Yearly price in cents (paid once a year instead of monthly).
+    pub yearly_price_cents: i32,
     /// Currency code.
     pub currency: String,
     /// Free days before the first payment.
@@ -38,6 +40,16 @@ impl PlanCard {
                 crate::admin::model::format_price(self.price_cents, &self.currency)
             )
         }
+    }
+
+    /// "290.00 EUR / year" for a paid plan.
+    pub fn yearly_price(&self) -> Option<String> {
+        self.needs_payment().then(|| {
+            format!(
+                "{} / year",
+                crate::admin::model::format_price(self.yearly_price_cents, &self.currency)
+            )
+        })
     }
 
     /// A sign-up on this plan goes through Stripe Checkout (a card, even for a trial)
@@ -229,6 +241,8 @@ pub struct NewOwnerTenant {
     pub odoo_password: String,
     /// The form's own key (a second submit returns the first's tenant).
     pub signup_key: String,
+    /// `month` or `year` (a paid plan's billing).
+    pub interval: String,
 }
 
 /// A tenant just signed up.
@@ -271,6 +285,7 @@ mod tests {
             key: "team".into(),
             name: "Team".into(),
             price_cents: 2900,
+            yearly_price_cents: 29000,
             currency: "EUR".into(),
             trial_days: 0,
             max_users: Some(1),
@@ -284,6 +299,7 @@ mod tests {
     fn plans_say_their_price_limits_and_whether_they_wait_for_a_payment() {
         let mut p = plan();
         assert_eq!(p.price(), "29.00 EUR / month");
+        assert_eq!(p.yearly_price().as_deref(), Some("290.00 EUR / year"));
         assert!(p.needs_payment());
         assert_eq!(
             p.limits(),
@@ -294,6 +310,11 @@ mod tests {
         assert!(p.limits().contains(&"14-day free trial".to_owned()));
         p.price_cents = 0;
         assert_eq!(p.price(), "Free");
+        assert_eq!(
+            p.yearly_price(),
+            None,
+            "a free plan has no billing to choose"
+        );
         assert!(!p.needs_payment());
     }
 }

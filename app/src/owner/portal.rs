@@ -215,6 +215,7 @@ pub fn NewTenantPage() -> impl IntoView {
                         let pick = if f.plans.iter().any(|p| p.key == chosen()) { chosen() } else { first };
                         let domain = f.base_domain.clone();
                         let compare = f.plans.clone();
+                        let any_paid = f.plans.iter().any(|p| p.needs_payment());
                         view! {
                             <ActionForm action=create attr:class="form wide signup" attr:aria-label="New Odoo">
                                 <OwnerCsrf />
@@ -229,12 +230,28 @@ pub fn NewTenantPage() -> impl IntoView {
                                             <label class="plan-option" for=label_for>
                                                 <input type="radio" name="plan" id=id value=p.key.clone() checked=checked />
                                                 <strong>{p.name.clone()}</strong>
-                                                " · " {p.price()} " · " {p.limits().join(" · ")}
+                                                " · " {p.price()}
+                                                {p.yearly_price().map(|y| format!(" or {y}"))}
+                                                " · " {p.limits().join(" · ")}
                                                 {p.payment_note().map(|note| view! { <span class="sub">{format!(" ({note})")}</span> })}
                                             </label>
                                         }
                                     }).collect_view()}
                                     {error("plan")}
+                                    {any_paid.then(|| view! {
+                                        <div class="billing-choice" role="radiogroup" aria-label="Billing">
+                                            <span>"Paid plans are billed "</span>
+                                            <label for="interval-month">
+                                                <input type="radio" name="interval" id="interval-month" value="month" checked=true />
+                                                " monthly"
+                                            </label>
+                                            <label for="interval-year">
+                                                <input type="radio" name="interval" id="interval-year" value="year" />
+                                                " yearly"
+                                            </label>
+                                        </div>
+                                    })}
+                                    {error("interval")}
                                 </fieldset>
                                 <fieldset>
                                     <legend>"2. Address"</legend>

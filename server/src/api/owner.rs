@@ -512,6 +512,8 @@ pub struct PlanOffer {
     pub name: String,
     /// Monthly price in cents (0: free).
     pub price_cents: i32,
+    /// Yearly price in cents (sign up with `interval: "year"` to pay it).
+    pub yearly_price_cents: i64,
     /// ISO currency.
     pub currency: String,
     /// Free trial days.
@@ -556,6 +558,10 @@ pub async fn offers(p: &crate::platform::Platform) -> Result<Vec<PlanOffer>, Ser
             key: p.key,
             name: p.name,
             price_cents: p.price_cents,
+            yearly_price_cents: p
+                .yearly_price_cents
+                .map(i64::from)
+                .unwrap_or(i64::from(p.price_cents) * 12),
             currency: p.currency,
             trial_days: p.trial_days,
             max_users: p.max_users,
@@ -604,6 +610,9 @@ pub struct NewTenantBody {
     /// Any unique string per form: a second submit of the same form returns the first's
     /// tenant instead of making another.
     pub signup_key: Option<String>,
+    /// How a paid plan is billed: `month` (the default) or `year` (the plan's
+    /// `yearly_price_cents`). Free plans ignore it.
+    pub interval: Option<String>,
 }
 
 /// Signs up a tenant (needs a confirmed address). A free plan is provisioned at once:
@@ -632,6 +641,7 @@ pub async fn create_tenant(
             extra_companies: body.extra_companies,
             odoo_password: SecretString::from(body.odoo_password),
             signup_key: body.signup_key,
+            interval: body.interval,
         },
     )
     .await?;

@@ -183,14 +183,8 @@ pub async fn pay(
     let id = mine(&state, &caller, &id).await?;
     let urls = ReturnUrls::owner_portal(&state.platform, id)?;
     Ok(Json(
-        checkout::start_subscription(
-            &state.platform,
-            &caller.owner.actor(),
-            id,
-            crate::billing::catalog::Interval::Month,
-            &urls,
-        )
-        .await?,
+        checkout::start_subscription(&state.platform, &caller.owner.actor(), id, None, &urls)
+            .await?,
     ))
 }
 

@@ -9,6 +9,7 @@
 use super::client::{idempotency_key, StripeCallError};
 use super::objects::{List, Price, Product};
 use crate::platform::Platform;
+use crate::service::ServiceError;
 use serde::Serialize;
 use stripe_client_core::{RequestBuilder, StripeMethod};
 use uuid::Uuid;
@@ -133,6 +134,21 @@ impl Interval {
             "month" => Some(Interval::Month),
             "year" => Some(Interval::Year),
             _ => None,
+        }
+    }
+
+    /// An owner's choice (sign-up, plan change): none or blank is `None` (the caller's
+    /// default); anything but `month` or `year` is refused, naming the `interval` field.
+    pub fn from_choice(raw: Option<&str>) -> Result<Option<Interval>, ServiceError> {
+        match raw.map(str::trim) {
+            None | Some("") => Ok(None),
+            Some(raw) => Interval::parse(raw).map(Some).ok_or_else(|| {
+                ServiceError::invalid(
+                    "interval_unknown",
+                    "interval",
+                    format!("Billing is 'month' (monthly) or 'year' (yearly), not '{raw}'."),
+                )
+            }),
         }
     }
 }

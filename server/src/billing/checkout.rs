@@ -222,12 +222,14 @@ async fn retrieve_session(p: &Platform, id: &str) -> Result<CheckoutSession, Str
         .await
 }
 
-/// Starts (or resumes) a Checkout Session that subscribes the tenant to its plan.
+/// Starts (or resumes) a Checkout Session that subscribes the tenant to its plan, billed
+/// each `interval`; `None` keeps the tenant's last one (chosen at sign-up, or its ended
+/// subscription's), monthly for a first subscription.
 pub async fn start_subscription(
     p: &Platform,
     actor: &Actor,
     tenant_id: Uuid,
-    interval: Interval,
+    interval: Option<Interval>,
     urls: &ReturnUrls,
 ) -> Result<CheckoutStart, ServiceError> {
     let facts = tenant_facts(p, tenant_id).await?;
@@ -243,19 +245,16 @@ pub async fn start_subscription(
             format!("The plan '{}' is free: there is nothing to pay.", plan.key),
         ));
     }
-    let price = plan
-        .price_id(interval)
-        .ok_or_else(|| ServiceError::internal("the plan has no Stripe price after its sync"))?
-        .to_owned();
     let (row_id, customer) = row_with_customer(p, tenant_id, &facts).await?;
-    let (status, open_session, had_subscription, comped, version): (
+    let (status, open_session, had_subscription, comped, version, stored_interval): (
         String,
         Option<String>,
         bool,
         bool,
         DateTime<Utc>,
+        String,
     ) = sqlx::query_as(
-        "SELECT status, checkout_session_id, stripe_subscription_id IS NOT NULL, comped, updated_at \
+        "SELECT status, checkout_session_id, stripe_subscription_id IS NOT NULL, comped, updated_at, plan_interval \
              FROM subscriptions WHERE id = $1",
     )
         .bind(row_id)
@@ -276,8 +275,15 @@ pub async fn start_subscription(
             "This tenant already has a subscription: change or cancel it instead.",
         ));
     }
-    // A second click finds the session still open: send the owner back to it.
-    if let Some(open) = open_session {
+    let stored_interval = Interval::parse(&stored_interval).unwrap_or(Interval::Month);
+    let interval = interval.unwrap_or(stored_interval);
+    let price = plan
+        .price_id(interval)
+        .ok_or_else(|| ServiceError::internal("the plan has no Stripe price after its sync"))?
+        .to_owned();
+    // A second click finds the session still open: send the owner back to it (if it bills
+    // the same interval; another interval gets a session of its own).
+    if let Some(open) = open_session.filter(|_| interval == stored_interval) {
         match retrieve_session(p, &open).await {
             Ok(s) if s.status.as_deref() == Some("open") => {
                 if let Some(url) = s.url {

@@ -513,7 +513,7 @@ async fn target(
     if plan.id == current_plan && interval == current_interval {
         return Err(ServiceError::conflict(
             "same_plan",
-            "The tenant is already on this plan.",
+            "The tenant is already on this plan, billed this way: choose another plan or billing period.",
         ));
     }
     let synced = catalog::ensure_synced(p, plan.id)

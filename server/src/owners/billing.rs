@@ -5,6 +5,7 @@
 
 use super::portal::to_page;
 use super::tenants::{self as owned, OwnerRef};
+use crate::billing::catalog::Interval;
 use crate::billing::checkout::{self, ReturnUrls};
 use crate::billing::manage::{self, PlanChange};
 use crate::platform::Platform;
@@ -90,21 +91,32 @@ impl OwnerBillingBackend for OwnerPortalBilling {
                 Err(e) => return Err(to_page(e)),
             }
         };
-        let other_plans = crate::plans::list(&self.p)
+        // The current plan first: with the other billing period it is a change too.
+        let mut plans: Vec<crate::plans::Plan> = crate::plans::list(&self.p)
             .await
             .map_err(to_page)?
             .into_iter()
-            .filter(|p| p.active && p.price_cents > 0 && p.key != o.plan)
+            .filter(|p| p.active && p.price_cents > 0)
+            .collect();
+        plans.sort_by_key(|p| p.key != o.plan);
+        let plans = plans
+            .into_iter()
             .map(|p| {
+                let yearly = p
+                    .yearly_price_cents
+                    .map(i64::from)
+                    .unwrap_or(i64::from(p.price_cents) * 12);
                 let label = format!(
-                    "{} · {} / month",
+                    "{} · {} / month or {} / year",
                     p.name,
-                    money(i64::from(p.price_cents), &p.currency)
+                    money(i64::from(p.price_cents), &p.currency),
+                    money(yearly, &p.currency)
                 );
                 (p.key, label)
             })
             .collect();
         Ok(OwnerBilling {
+            interval: o.interval.clone(),
             price: if o.paid_plan {
                 format!("{} / {}", money(o.amount_cents, &o.currency), o.interval)
             } else {
@@ -132,7 +144,7 @@ impl OwnerBillingBackend for OwnerPortalBilling {
             awaiting_payment: tenant.state == TenantState::AwaitingPayment,
             invoices,
             invoices_error,
-            other_plans,
+            plans,
         })
     }
 
@@ -141,14 +153,16 @@ impl OwnerBillingBackend for OwnerPortalBilling {
         owner: &str,
         id: &str,
         plan: &str,
+        interval: Option<&str>,
     ) -> Result<ChangePreviewView, AdminError> {
         let (_, tenant) = self.mine(owner, id).await?;
+        let interval = Interval::from_choice(interval).map_err(to_page)?;
         let pv = manage::preview_change(
             &self.p,
             tenant.id,
             &PlanChange {
                 plan: plan.to_owned(),
-                interval: None,
+                interval,
                 proration_date: None,
             },
         )
@@ -168,6 +182,7 @@ impl OwnerBillingBackend for OwnerPortalBilling {
                 .map(|l| (l.description.clone(), money(l.amount, &pv.currency)))
                 .collect(),
             plan: pv.plan,
+            interval: pv.interval.as_str().to_owned(),
             proration_date: pv.proration_date,
         })
     }
@@ -177,16 +192,18 @@ impl OwnerBillingBackend for OwnerPortalBilling {
         owner: &str,
         id: &str,
         plan: &str,
+        interval: Option<&str>,
         proration_date: Option<i64>,
     ) -> Result<(), AdminError> {
         let (owner, tenant) = self.mine(owner, id).await?;
+        let interval = Interval::from_choice(interval).map_err(to_page)?;
         manage::change_plan(
             &self.p,
             &owner.actor(),
             tenant.id,
             &PlanChange {
                 plan: plan.to_owned(),
-                interval: None,
+                interval,
                 proration_date,
             },
         )
@@ -215,16 +232,10 @@ impl OwnerBillingBackend for OwnerPortalBilling {
     async fn pay(&self, owner: &str, id: &str) -> Result<String, AdminError> {
         let (owner, tenant) = self.mine(owner, id).await?;
         let urls = ReturnUrls::owner_portal(&self.p, tenant.id).map_err(to_page)?;
-        checkout::start_subscription(
-            &self.p,
-            &owner.actor(),
-            tenant.id,
-            crate::billing::catalog::Interval::Month,
-            &urls,
-        )
-        .await
-        .map(|s| s.url)
-        .map_err(to_page)
+        checkout::start_subscription(&self.p, &owner.actor(), tenant.id, None, &urls)
+            .await
+            .map(|s| s.url)
+            .map_err(to_page)
     }
 
     async fn confirm_return(

@@ -75,6 +75,9 @@ pub fn plan_card(p: crate::plans::Plan) -> PlanCard {
         key: p.key,
         name: p.name,
         price_cents: p.price_cents,
+        yearly_price_cents: p
+            .yearly_price_cents
+            .unwrap_or(p.price_cents.saturating_mul(12)),
         currency: p.currency,
         trial_days: p.trial_days,
         max_users: p.max_users,
@@ -335,6 +338,7 @@ impl OwnerBackend for OwnerPortal {
                 extra_companies: form.extra_companies,
                 odoo_password: SecretString::from(form.odoo_password),
                 signup_key: Some(form.signup_key),
+                interval: Some(form.interval),
             },
         )
         .await

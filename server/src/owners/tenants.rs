@@ -172,6 +172,8 @@ pub struct Signup {
     pub odoo_password: SecretString,
     /// The form's key: a second submit returns the first's tenant.
     pub signup_key: Option<String>,
+    /// How a paid plan is billed: `month` (none: monthly) or `year`. Free plans ignore it.
+    pub interval: Option<String>,
 }
 
 /// What a self-service sign-up made.
@@ -211,6 +213,7 @@ pub async fn sign_up(
             "Confirm your email address first: follow the link we sent you (you can have it sent again).",
         ));
     }
+    let interval = Interval::from_choice(input.interval.as_deref())?.unwrap_or(Interval::Month);
     let plan = crate::plans::get_by_key(p, input.plan.trim())
         .await?
         .filter(|plan| plan.active)
@@ -260,7 +263,7 @@ pub async fn sign_up(
     }
     let tenant_id = made.tenant.id;
     let urls = ReturnUrls::owner_portal(p, tenant_id)?;
-    match checkout::start_subscription(p, &owner.actor(), tenant_id, Interval::Month, &urls).await {
+    match checkout::start_subscription(p, &owner.actor(), tenant_id, Some(interval), &urls).await {
         Ok(checkout) => {
             tracing::info!(%tenant_id, session = %checkout.session_id, "paid sign-up waits for its checkout");
             Ok(SignupOutcome::AwaitingPayment(AwaitingPayment {

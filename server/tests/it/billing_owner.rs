@@ -517,3 +517,94 @@ async fn an_expired_checkout_leaves_nothing_running_and_frees_the_name() {
     assert!(b["trial_end"].is_string(), "{b}");
     t.cleanup().await;
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn a_yearly_signup_is_billed_the_plans_yearly_price() {
+    let t = Platform::start(with_stripe()).await;
+    let plan = paid_plan(&t, "annual", 2900, 0).await;
+    let key = plan["key"].as_str().expect("key").to_owned();
+    let yearly_price = plan["stripe_yearly_price_id"]
+        .as_str()
+        .expect("yearly price")
+        .to_owned();
+    let (_, offers) = t.get("/owner/plans").await;
+    let offer = offers
+        .as_array()
+        .and_then(|all| all.iter().find(|o| o["key"] == key.as_str()))
+        .cloned()
+        .expect("the plan is on offer");
+    assert_eq!(offer["yearly_price_cents"], 2900 * 12, "{offer}");
+    let yan = owner(&t, "yan@paid.example.com").await;
+    let slug = format!("annual{}", t.id);
+
+    // A billing period that does not exist: refused, naming the field; nothing is made.
+    let mut weekly = signup(&key, &slug, "form-y");
+    weekly["interval"] = json!("weekly");
+    let (status, refused) = call(&t, &yan, Method::POST, "/owner/tenants", Some(weekly)).await;
+    assert_eq!(status, 422, "{refused}");
+    assert_eq!(refused["error"]["code"], "interval_unknown");
+    assert_eq!(refused["error"]["field"], "interval");
+    let (_, check) = t.get(&format!("/owner/slugs/{slug}")).await;
+    assert_eq!(check["available"], true, "the name stays free: {check}");
+
+    // Yearly: Checkout sells the plan's yearly price; the same form again, the same session.
+    let mut yearly = signup(&key, &slug, "form-y");
+    yearly["interval"] = json!("year");
+    let (status, first) = call(
+        &t,
+        &yan,
+        Method::POST,
+        "/owner/tenants",
+        Some(yearly.clone()),
+    )
+    .await;
+    assert_eq!(status, 201, "{first}");
+    let id = first["tenant"]["id"].as_str().expect("id").to_owned();
+    let session = first["checkout"]["session_id"]
+        .as_str()
+        .expect("session")
+        .to_owned();
+    let (status, again) = call(&t, &yan, Method::POST, "/owner/tenants", Some(yearly)).await;
+    assert_eq!(status, 201, "{again}");
+    assert_eq!(again["checkout"]["session_id"], session.as_str());
+    let (_, waiting) = call(
+        &t,
+        &yan,
+        Method::GET,
+        &format!("/owner/tenants/{id}/billing"),
+        None,
+    )
+    .await;
+    assert_eq!(waiting["status"], "checkout", "{waiting}");
+    assert_eq!(waiting["interval"], "year", "{waiting}");
+
+    let (status, done) = t.stripe().complete_session(&session, "pm_card_visa").await;
+    assert_eq!(status, 200, "{done}");
+    let tenant = uuid::Uuid::parse_str(&id).expect("uuid");
+    wait_tenant_state(&t, tenant, "active").await;
+    wait_status(&t, tenant, "active").await;
+    billing_idle(&t).await;
+    let (price, interval): (Option<String>, String) = sqlx::query_as(
+        "SELECT stripe_price_id, plan_interval FROM subscriptions WHERE tenant_id = $1",
+    )
+    .bind(tenant)
+    .fetch_one(&t.pool)
+    .await
+    .expect("subscription");
+    assert_eq!(
+        (price.as_deref(), interval.as_str()),
+        (Some(yearly_price.as_str()), "year")
+    );
+    let (status, billing) = call(
+        &t,
+        &yan,
+        Method::GET,
+        &format!("/owner/tenants/{id}/billing"),
+        None,
+    )
+    .await;
+    assert_eq!(status, 200, "{billing}");
+    assert_eq!(billing["interval"], "year", "{billing}");
+    assert_eq!(billing["amount_cents"], 2900 * 12, "{billing}");
+    t.cleanup().await;
+}

@@ -69,10 +69,16 @@ pub fn urls() -> ReturnUrls {
 
 /// Starts a subscription checkout for the tenant; returns the session id.
 pub async fn start_checkout(t: &Platform, tenant: Uuid, interval: Interval) -> String {
-    checkout::start_subscription(&t.services, &Actor::system(), tenant, interval, &urls())
-        .await
-        .expect("checkout session")
-        .session_id
+    checkout::start_subscription(
+        &t.services,
+        &Actor::system(),
+        tenant,
+        Some(interval),
+        &urls(),
+    )
+    .await
+    .expect("checkout session")
+    .session_id
 }
 
 /// The tenant's subscription row as JSON-ish fields.
