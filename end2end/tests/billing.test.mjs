@@ -2,8 +2,9 @@
 // stand-in page, webhooks signed with Stripe's official library) and maildev: an owner
 // signs up on a paid plan, is sent to Checkout, is told a declined card was refused, pays,
 // comes back to the tenant's page while it is provisioned, gets the welcome mail, then
-// changes plan after seeing the proration preview and cancels at the period's end.
-// Another owner never sees the tenant or its billing.
+// changes plan after seeing the proration preview, switches to yearly billing and cancels
+// at the period's end. Another owner never sees the tenant or its billing. A second owner
+// gives up a paid sign-up before paying: nothing is made and the name is free.
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { execFileSync } from 'node:child_process';
@@ -179,6 +180,51 @@ test('an owner pays at Checkout, gets a running Odoo, changes plan and cancels',
     } finally {
       await stranger.context.close();
     }
+  } finally {
+    await context.close();
+  }
+});
+
+test('an owner cancels a paid sign-up before paying: nothing is made, the name is free', async () => {
+  const QUIT = `quit_${RUN}`;
+  const slug = `quit-e2e-${RUN}`;
+  sql(`INSERT INTO plans (key, name, modules, price_cents, currency, max_companies) VALUES
+       ('${QUIT}', 'E2E Quit', '{point_of_sale}', 1900, 'EUR', 1)`);
+  const email = `quentin-${RUN}@billing.example.com`;
+  await confirmedOwner(email);
+  const { context, errors, page } = await ownerSignedIn(email);
+  try {
+    await page.goto(BASE_URL + `/my/new?plan=${QUIT}`);
+    await hydrated(page);
+    await page.check(`#plan-${QUIT}`);
+    await page.fill('#slug', slug);
+    await page.fill('#company_name', 'Second Thoughts Ltd');
+    await page.fill('#odoo_password', 'paid odoo secret');
+    await page.fill('#odoo_password_confirm', 'paid odoo secret');
+    await page.click('#create-odoo');
+    await page.waitForURL(/\/checkout\/pay\/cs_/, { timeout: 30000 });
+    const id = sql(`SELECT id FROM tenants WHERE slug = '${slug}'`);
+    const session = sql(`SELECT checkout_session_id FROM subscriptions WHERE tenant_id = '${id}'`);
+
+    // Back on the tenant's page, the owner changes their mind; the dialog says what happens.
+    await page.goto(BASE_URL + `/my/tenants/${id}`);
+    await hydrated(page);
+    await page.waitForSelector('#cancel-signup-open', { timeout: 30000 });
+    await page.click('#cancel-signup-open');
+    assert.match(await page.textContent('dialog[open]'), /Nothing has been charged/);
+    await screenshot(page, 'billing-cancel-signup');
+    await page.click('#cancel-signup-confirm');
+    await page.waitForURL(/\/my$/, { timeout: 30000 });
+    await hydrated(page);
+    assert.equal(sql(`SELECT count(*) FROM tenants WHERE slug = '${slug}'`), '0');
+    assert.doesNotMatch(await page.textContent('main'), new RegExp(slug));
+    // The payment page is closed at Stripe: it can no longer be paid.
+    const closed = await fetch(`${process.env.E2E_STRIPE_URL}/v1/checkout/sessions/${session}`, {
+      headers: { authorization: 'Bearer sk_test_e2e_localstripe' },
+    });
+    assert.equal(closed.status, 200);
+    assert.equal((await closed.json()).status, 'expired');
+    assert.deepEqual(errors, [], 'no uncaught errors in the page');
   } finally {
     await context.close();
   }

@@ -127,6 +127,9 @@ pub trait OwnerBillingBackend: Send + Sync + 'static {
     async fn card(&self, owner: &str, id: &str) -> Result<String, AdminError>;
     /// A Checkout Session paying for the tenant: its address.
     async fn pay(&self, owner: &str, id: &str) -> Result<String, AdminError>;
+    /// Gives up a paid sign-up before its first payment (the checkout is closed, the
+    /// waiting tenant removed).
+    async fn cancel_signup(&self, owner: &str, id: &str) -> Result<(), AdminError>;
     /// Takes the session Stripe sent the owner back with into account.
     async fn confirm_return(
         &self,
@@ -224,6 +227,15 @@ pub async fn pay_now(csrf: String, id: String) -> Result<(), AdminError> {
     Ok(())
 }
 
+/// Gives up a paid sign-up before its first payment, then shows the owner's tenants.
+#[server(prefix = "/sfn/owner", endpoint = "billing_cancel_signup")]
+pub async fn cancel_signup(csrf: String, id: String) -> Result<(), AdminError> {
+    let p = super::backend::authorize_owner_change(&csrf)?;
+    billing_call(|b| async move { b.cancel_signup(&p.id, &id).await }).await?;
+    leptos_axum::redirect("/my");
+    Ok(())
+}
+
 /// The return from Stripe Checkout (a read: Stripe says what happened; idempotent).
 #[server(prefix = "/sfn/owner", endpoint = "billing_return")]
 pub async fn confirm_checkout(
@@ -304,6 +316,7 @@ pub fn OwnerBillingSection(
     let cancel = ServerAction::<SetCancelAtPeriodEnd>::new();
     let card = ServerAction::<UpdateCard>::new();
     let pay = ServerAction::<PayNow>::new();
+    let quit = ServerAction::<CancelSignup>::new();
     Effect::new(move |_| {
         // A confirmed change retires the preview it confirmed.
         if change.value().get().is_some_and(|r| r.is_ok()) {
@@ -331,7 +344,7 @@ pub fn OwnerBillingSection(
                     Suspend::new(async move {
                         match data.await {
                             Err(error) => view! { <ErrorBox error /> }.into_any(),
-                            Ok(b) => view! { <BillingView b id preview change cancel card pay /> }.into_any(),
+                            Ok(b) => view! { <BillingView b id preview change cancel card pay quit /> }.into_any(),
                         }
                     })
                 }}
@@ -364,6 +377,7 @@ fn BillingView(
     cancel: ServerAction<SetCancelAtPeriodEnd>,
     card: ServerAction<UpdateCard>,
     pay: ServerAction<PayNow>,
+    quit: ServerAction<CancelSignup>,
 ) -> impl IntoView {
     if !b.paid_plan && b.status == "none" {
         return view! { <p id="billing-free">{format!("{}: free, nothing to pay.", b.plan)}</p> }
@@ -380,8 +394,14 @@ fn BillingView(
     let plans = b.plans.clone();
     let current_plan = b.plan_key.clone();
     let (monthly, yearly) = (b.interval == "month", b.interval == "year");
-    let (pay_id, card_id, cancel_id, preview_id, change_id) =
-        (id.clone(), id.clone(), id.clone(), id.clone(), id);
+    let (pay_id, card_id, cancel_id, preview_id, change_id, quit_id) = (
+        id.clone(),
+        id.clone(),
+        id.clone(),
+        id.clone(),
+        id.clone(),
+        id,
+    );
     view! {
         {b.stripe_unreachable.then(|| view! {
             <p class="alert info" id="billing-confirming" role="status">
@@ -418,6 +438,7 @@ fn BillingView(
                     <button type="submit" class="primary" id="pay-now" disabled=move || pay.pending().get()>"Pay now"</button>
                 </ActionForm>
                 {failure(pay)}
+                <CancelSignupDialog quit id=quit_id />
             </div>
         })}
         {manageable.then(move || view! {
@@ -476,6 +497,51 @@ fn BillingView(
         <InvoiceTable invoices />
     }
     .into_any()
+}
+
+/// "Cancel this sign-up…": a dialog says what happens (nothing charged, the name free
+/// again) before the checkout is closed and the waiting tenant removed.
+#[component]
+fn CancelSignupDialog(quit: ServerAction<CancelSignup>, id: String) -> impl IntoView {
+    let dialog = NodeRef::<leptos::html::Dialog>::new();
+    Effect::new(move |_| {
+        // Closed on any answer: a refusal is shown on the page, below the button.
+        if quit.value().get().is_some() {
+            if let Some(d) = dialog.get_untracked() {
+                d.close();
+            }
+        }
+    });
+    let open = move |_| {
+        if let Some(d) = dialog.get() {
+            let _ = d.show_modal();
+        }
+    };
+    let close = move |_| {
+        if let Some(d) = dialog.get() {
+            d.close();
+        }
+    };
+    view! {
+        <p>
+            <button type="button" id="cancel-signup-open" on:click=open>"Cancel this sign-up…"</button>
+        </p>
+        {failure(quit)}
+        <dialog node_ref=dialog aria-labelledby="cancel-signup-title" class="confirm">
+            <ActionForm action=quit>
+                <h2 id="cancel-signup-title">"Cancel this sign-up?"</h2>
+                <p>"Nothing has been charged. The payment page is closed, this Odoo is not made, and its name is free again."</p>
+                <OwnerCsrf />
+                <input type="hidden" name="id" value=id />
+                <div class="buttons">
+                    <button type="button" on:click=close>"Keep it"</button>
+                    <button type="submit" class="danger" id="cancel-signup-confirm" disabled=move || quit.pending().get()>
+                        "Cancel the sign-up"
+                    </button>
+                </div>
+            </ActionForm>
+        </dialog>
+    }
 }
 
 #[component]

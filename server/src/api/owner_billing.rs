@@ -29,12 +29,16 @@ pub fn routes() -> Router<ApiState> {
         .route("/owner/tenants/{id}/billing/card", post(card))
         .route("/owner/tenants/{id}/billing/checkout", post(pay))
         .route("/owner/tenants/{id}/billing/return", post(checkout_return))
+        .route(
+            "/owner/tenants/{id}/billing/cancel-signup",
+            post(cancel_signup),
+        )
 }
 
 /// The OpenAPI part of these routes (merged into the API's document).
 #[derive(OpenApi)]
 #[openapi(
-    paths(overview, invoices, preview, change, cancel, resume, card, pay, checkout_return),
+    paths(overview, invoices, preview, change, cancel, resume, card, pay, checkout_return, cancel_signup),
     components(schemas(ReturnBody, ReturnResult, CheckoutStart, ReturnOutcome,
         owned::AwaitingPayment)),
     modifiers(&IdempotencyKeyHeader)
@@ -223,5 +227,26 @@ pub async fn checkout_return(
     Ok(Json(ReturnResult {
         outcome,
         message: outcome.message().to_owned(),
+    }))
+}
+
+/// Gives up a paid sign-up before its first payment: its Stripe Checkout is closed (it can
+/// no longer be paid; nothing was charged) and the waiting tenant is removed, its name free
+/// again. 409 `payment_received` if the payment went through meanwhile (the tenant is being
+/// made), `not_awaiting_payment` for a tenant that is not waiting, `stripe_unavailable`
+/// when Stripe could not close the checkout (nothing changed).
+#[utoipa::path(post, path = "/owner/tenants/{id}/billing/cancel-signup", tag = "owner billing", params(("id" = Uuid, Path, description = "Tenant id")),
+    responses((status = 200, body = super::owner::Message), (status = 401, body = ErrorBody), (status = 403, body = ErrorBody),
+        (status = 404, body = ErrorBody), (status = 409, body = ErrorBody)))]
+pub async fn cancel_signup(
+    State(state): State<ApiState>,
+    caller: OwnerCaller,
+    Path(id): Path<String>,
+) -> Result<Json<super::owner::Message>, ApiError> {
+    let id = mine(&state, &caller, &id).await?;
+    checkout::cancel_signup(&state.platform, &caller.owner.actor(), id).await?;
+    Ok(Json(super::owner::Message {
+        message: "The sign-up is cancelled: nothing was charged, and the name is free again."
+            .to_owned(),
     }))
 }

@@ -650,6 +650,100 @@ async fn abandon(
     Ok(())
 }
 
+/// The owner gives up a paid sign-up before its first payment: its Checkout Session is
+/// expired at Stripe first (so it can no longer be paid), then the waiting tenant is
+/// removed and its name is free again. A session that was paid meanwhile is taken into
+/// account instead (the tenant is provisioned) and the owner is told; if Stripe cannot be
+/// reached, nothing changes (`stripe_unavailable`: try again).
+pub async fn cancel_signup(
+    p: &Platform,
+    actor: &Actor,
+    tenant_id: Uuid,
+) -> Result<(), ServiceError> {
+    let row: Option<(String, Option<String>)> = sqlx::query_as(
+        "SELECT t.state, s.checkout_session_id FROM tenants t \
+         LEFT JOIN subscriptions s ON s.tenant_id = t.id WHERE t.id = $1",
+    )
+    .bind(tenant_id)
+    .fetch_optional(&p.pool)
+    .await?;
+    let Some((state, session)) = row else {
+        return Err(ServiceError::NotFound("tenant"));
+    };
+    let not_waiting = || {
+        ServiceError::conflict(
+            "not_awaiting_payment",
+            "This Odoo is not waiting for its first payment any more: delete it from its page instead.",
+        )
+    };
+    if state != "awaiting_payment" {
+        return Err(not_waiting());
+    }
+    if let Some(session) = &session {
+        let expired: Result<CheckoutSession, StripeCallError> = p
+            .stripe
+            .send(
+                RequestBuilder::new(
+                    StripeMethod::Post,
+                    format!("/checkout/sessions/{session}/expire"),
+                ),
+                Some(&idempotency_key(&["expire", session])),
+            )
+            .await;
+        match expired {
+            Ok(_) => {}
+            Err(e) if e.is_missing() => {}
+            Err(e) if e.is_transient() || matches!(e, StripeCallError::NotConfigured) => {
+                return Err(service_error(e))
+            }
+            // Stripe refuses to expire a session that is no longer open (paid, or expired
+            // already): what it became is read next.
+            Err(e) => {
+                tracing::info!(%tenant_id, %session, error = %e, "checkout session not expired")
+            }
+        }
+        match reconcile_session(p, session).await {
+            Ok(SessionOutcome::Subscribed) => {
+                return Err(ServiceError::conflict(
+                    "payment_received",
+                    "Your payment has just gone through, so your Odoo is being made. If you no longer want it, delete it from its page once it is ready.",
+                ))
+            }
+            // Still payable: never remove a tenant its owner could still pay for.
+            Ok(SessionOutcome::Open) => {
+                return Err(ServiceError::conflict(
+                    "stripe_unavailable",
+                    "Our payment provider did not close the checkout; nothing was changed. Try again in a minute.",
+                ))
+            }
+            Ok(_) => {}
+            Err(BillingError::Stripe(e)) if e.is_missing() => {}
+            Err(e) => return Err(e.into()),
+        }
+    }
+    let mut tx = p.pool.begin().await?;
+    remove_awaiting(&mut tx, tenant_id, "owner_cancelled").await?;
+    let left: Option<String> = sqlx::query_scalar("SELECT state FROM tenants WHERE id = $1")
+        .bind(tenant_id)
+        .fetch_optional(&mut *tx)
+        .await?;
+    if left.is_some() {
+        return Err(not_waiting());
+    }
+    audit::record(
+        &mut *tx,
+        actor,
+        "tenant.signup_cancelled",
+        Some(tenant_id),
+        None,
+        json!({"session": session}),
+    )
+    .await?;
+    tx.commit().await?;
+    tracing::info!(%tenant_id, "paid sign-up cancelled by its owner");
+    Ok(())
+}
+
 /// Removes a tenant still `awaiting_payment` (nothing was ever provisioned for it) and its
 /// subscription row, in the caller's transaction; its slug is free again. The Stripe
 /// customer stays at Stripe (with no subscription, it costs nothing). True when removed.

@@ -238,6 +238,13 @@ impl OwnerBillingBackend for OwnerPortalBilling {
             .map_err(to_page)
     }
 
+    async fn cancel_signup(&self, owner: &str, id: &str) -> Result<(), AdminError> {
+        let (owner, tenant) = self.mine(owner, id).await?;
+        checkout::cancel_signup(&self.p, &owner.actor(), tenant.id)
+            .await
+            .map_err(to_page)
+    }
+
     async fn confirm_return(
         &self,
         owner: &str,

@@ -608,3 +608,100 @@ async fn a_yearly_signup_is_billed_the_plans_yearly_price() {
     assert_eq!(billing["amount_cents"], 2900 * 12, "{billing}");
     t.cleanup().await;
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn an_owner_cancels_a_paid_signup_before_paying_and_a_paid_one_is_not_cancelled() {
+    let t = Platform::start(with_stripe()).await;
+    let plan = paid_plan(&t, "quit", 2900, 0).await;
+    let key = plan["key"].as_str().expect("key").to_owned();
+    let cat = owner(&t, "cat@quit.example.com").await;
+    let dan = owner(&t, "dan@quit.example.com").await;
+    let slug = format!("quit{}", t.id);
+    let (status, made) = call(
+        &t,
+        &cat,
+        Method::POST,
+        "/owner/tenants",
+        Some(signup(&key, &slug, "form-q")),
+    )
+    .await;
+    assert_eq!(status, 201, "{made}");
+    let id = made["tenant"]["id"].as_str().expect("id").to_owned();
+    let session = made["checkout"]["session_id"]
+        .as_str()
+        .expect("session")
+        .to_owned();
+    let path = format!("/owner/tenants/{id}/billing/cancel-signup");
+
+    // Another owner cannot cancel it.
+    let (status, body) = call(&t, &dan, Method::POST, &path, None).await;
+    assert_eq!(status, 404, "{body}");
+
+    // The owner can: the checkout is closed at Stripe, the tenant gone, its name free.
+    let (status, body) = call(&t, &cat, Method::POST, &path, None).await;
+    assert_eq!(status, 200, "{body}");
+    assert!(
+        body["message"]
+            .as_str()
+            .is_some_and(|m| m.contains("nothing was charged")),
+        "{body}"
+    );
+    let ls_session = t
+        .stripe()
+        .get(&format!("/v1/checkout/sessions/{session}"))
+        .await;
+    assert_eq!(ls_session["status"], "expired", "{ls_session}");
+    let (status, _) = call(&t, &cat, Method::GET, &format!("/owner/tenants/{id}"), None).await;
+    assert_eq!(status, 404, "the waiting tenant is removed");
+    let (_, check) = t.get(&format!("/owner/slugs/{slug}")).await;
+    assert_eq!(check["available"], true, "{check}");
+    let cancelled: i64 = sqlx::query_scalar(
+        "SELECT count(*) FROM audit_log WHERE tenant_id = $1 AND action = 'tenant.signup_cancelled' \
+         AND actor = 'owner:cat@quit.example.com'",
+    )
+    .bind(uuid::Uuid::parse_str(&id).expect("uuid"))
+    .fetch_one(&t.pool)
+    .await
+    .expect("audit");
+    assert_eq!(cancelled, 1);
+    // The closed checkout can no longer be paid; nothing is provisioned.
+    let (status, paid) = t.stripe().complete_session(&session, "pm_card_visa").await;
+    assert_ne!(status, 200, "{paid}");
+    assert_eq!(provision_jobs(&t, &id).await, 0);
+
+    // A sign-up whose payment went through is not cancelled: it is being made.
+    let (status, made) = call(
+        &t,
+        &cat,
+        Method::POST,
+        "/owner/tenants",
+        Some(signup(&key, &slug, "form-q2")),
+    )
+    .await;
+    assert_eq!(status, 201, "the name is free again: {made}");
+    let id = made["tenant"]["id"].as_str().expect("id").to_owned();
+    let session = made["checkout"]["session_id"]
+        .as_str()
+        .expect("session")
+        .to_owned();
+    let (status, done) = t.stripe().complete_session(&session, "pm_card_visa").await;
+    assert_eq!(status, 200, "{done}");
+    let (status, body) = call(
+        &t,
+        &cat,
+        Method::POST,
+        &format!("/owner/tenants/{id}/billing/cancel-signup"),
+        None,
+    )
+    .await;
+    assert_eq!(status, 409, "{body}");
+    assert!(
+        ["payment_received", "not_awaiting_payment"]
+            .contains(&body["error"]["code"].as_str().unwrap_or("")),
+        "{body}"
+    );
+    wait_tenant_state(&t, uuid::Uuid::parse_str(&id).expect("uuid"), "active").await;
+    billing_idle(&t).await;
+    assert_eq!(provision_jobs(&t, &id).await, 1);
+    t.cleanup().await;
+}
