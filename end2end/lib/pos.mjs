@@ -5,36 +5,11 @@
 import { execFileSync } from 'node:child_process';
 import { request as httpRequest } from 'node:http';
 import { randomBytes } from 'node:crypto';
-import { BASE_URL } from './browser.mjs';
+import { api } from './platform.mjs';
 import { TRAEFIK_PORT } from './topology.mjs';
 
 const PG = process.env.TEST_PG_URL ?? 'postgres://postgres@127.0.0.1:5432';
 const RUN = process.env.E2E_RUN_ID ?? randomBytes(3).toString('hex');
-
-let token;
-/** A superadmin API token made with the server's own CLI. */
-export function apiToken() {
-  if (!token) {
-    const out = execFileSync(process.env.SERVER_BIN ?? 'target/debug/server', ['create-api-token', `e2e-pos-${randomBytes(3).toString('hex')}`], {
-      env: { ...process.env, DATABASE_URL: process.env.E2E_DATABASE_URL, RUST_LOG: 'error' },
-    }).toString();
-    token = out.trim().split(/\s+/).pop();
-  }
-  return token;
-}
-
-/** Calls the platform's API. */
-export async function api(method, path, body) {
-  const r = await fetch(`${BASE_URL}/api/v1${path}`, {
-    method,
-    headers: { authorization: `Bearer ${apiToken()}`, 'content-type': 'application/json' },
-    body: body ? JSON.stringify(body) : undefined,
-  });
-  const text = await r.text();
-  let json = null;
-  try { json = JSON.parse(text); } catch { /* not JSON */ }
-  return { status: r.status, json, text };
-}
 
 /** Rows of a query in a database (psql, tab-separated). */
 export function sql(db, query) {

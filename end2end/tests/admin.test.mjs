@@ -3,8 +3,8 @@
 // forged CSRF token). Screenshots of the main pages go to end2end/artifacts/.
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { execFileSync } from 'node:child_process';
 import { BASE_URL, freshContext, screenshot } from '../lib/browser.mjs';
+import { hydrated, sql } from '../lib/platform.mjs';
 
 const EMAIL = process.env.E2E_ADMIN_EMAIL;
 const PASSWORD = process.env.E2E_ADMIN_PASSWORD;
@@ -13,16 +13,6 @@ const PASSWORD = process.env.E2E_ADMIN_PASSWORD;
 const RUN = process.env.E2E_RUN_ID;
 const SLUG = `acme-e2e-${RUN}`;
 const PLAN = `e2e_${RUN}`;
-
-function sql(query) {
-  return execFileSync('psql', [process.env.E2E_DATABASE_URL, '-At', '-v', 'ON_ERROR_STOP=1', '-c', query])
-    .toString()
-    .trim();
-}
-
-async function hydrated(page) {
-  await page.waitForSelector('body[data-hydrated="true"]', { timeout: 30000 });
-}
 
 async function signIn(page, password = PASSWORD) {
   await page.goto(BASE_URL + '/admin');

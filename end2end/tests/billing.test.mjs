@@ -7,38 +7,14 @@
 // gives up a paid sign-up before paying: nothing is made and the name is free.
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { execFileSync } from 'node:child_process';
 import { BASE_URL, freshContext, screenshot } from '../lib/browser.mjs';
+import { hydrated, mail, sql } from '../lib/platform.mjs';
 
 const RUN = process.env.E2E_RUN_ID;
-const INBOX = process.env.E2E_INBOX_URL;
 const SLUG = `paid-e2e-${RUN}`;
 const TEAM = `team_${RUN}`;
 const BUSINESS = `business_${RUN}`;
 const PASSWORD = 'a quiet harbour at dawn';
-
-function sql(query) {
-  return execFileSync('psql', [process.env.E2E_DATABASE_URL, '-At', '-v', 'ON_ERROR_STOP=1', '-c', query])
-    .toString()
-    .trim();
-}
-
-async function hydrated(page) {
-  await page.waitForSelector('body[data-hydrated="true"]', { timeout: 30000 });
-}
-
-/** Waits for a message to `to` whose subject contains `subject` (maildev's REST API). */
-async function mail(to, subject, timeoutMs = 60000) {
-  const deadline = Date.now() + timeoutMs;
-  for (;;) {
-    const all = await (await fetch(`${INBOX}/api/email`)).json();
-    const found = all.find((m) => (m.to ?? []).some((a) => a.address.toLowerCase() === to)
-      && (m.subject ?? '').includes(subject));
-    if (found) return found;
-    if (Date.now() > deadline) throw new Error(`no mail to ${to} about "${subject}"`);
-    await new Promise((r) => setTimeout(r, 250));
-  }
-}
 
 /** An owner account opened and confirmed through the API, its link read from the inbox. */
 async function confirmedOwner(email) {
@@ -63,6 +39,16 @@ async function ownerSignedIn(email) {
   return { context, errors, page };
 }
 
+/** Fills the rest of the sign-up form (plan already chosen) and follows it to Checkout. */
+async function submitPaidSignup(page, slug, company) {
+  await page.fill('#slug', slug);
+  await page.fill('#company_name', company);
+  await page.fill('#odoo_password', 'paid odoo secret');
+  await page.fill('#odoo_password_confirm', 'paid odoo secret');
+  await page.click('#create-odoo');
+  await page.waitForURL(/\/checkout\/pay\/cs_/, { timeout: 30000 });
+}
+
 test('an owner pays at Checkout, gets a running Odoo, changes plan and cancels', async () => {
   // Two paid plans (the platform mirrors them to Stripe when they are first sold).
   sql(`INSERT INTO plans (key, name, modules, price_cents, currency, max_companies) VALUES
@@ -81,12 +67,7 @@ test('an owner pays at Checkout, gets a running Odoo, changes plan and cancels',
     assert.match(await page.textContent(`label[for="plan-${TEAM}"]`), /29\.00 EUR \/ month or 348\.00 EUR \/ year/);
     assert.equal(await page.isChecked('#interval-month'), true);
     assert.equal(await page.isChecked('#interval-year'), false);
-    await page.fill('#slug', SLUG);
-    await page.fill('#company_name', 'Paid Shop Ltd');
-    await page.fill('#odoo_password', 'paid odoo secret');
-    await page.fill('#odoo_password_confirm', 'paid odoo secret');
-    await page.click('#create-odoo');
-    await page.waitForURL(/\/checkout\/pay\/cs_/, { timeout: 30000 });
+    await submitPaidSignup(page, SLUG, 'Paid Shop Ltd');
     assert.match(await page.textContent('[data-testid="checkout-summary"]'), /E2E Team: EUR 29\.00 per month/);
     assert.equal(sql(`SELECT state FROM tenants WHERE slug = '${SLUG}'`), 'awaiting_payment');
     assert.equal(sql(`SELECT count(*) FROM jobs j JOIN tenants t ON t.id = j.tenant_id
@@ -197,12 +178,7 @@ test('an owner cancels a paid sign-up before paying: nothing is made, the name i
     await page.goto(BASE_URL + `/my/new?plan=${QUIT}`);
     await hydrated(page);
     await page.check(`#plan-${QUIT}`);
-    await page.fill('#slug', slug);
-    await page.fill('#company_name', 'Second Thoughts Ltd');
-    await page.fill('#odoo_password', 'paid odoo secret');
-    await page.fill('#odoo_password_confirm', 'paid odoo secret');
-    await page.click('#create-odoo');
-    await page.waitForURL(/\/checkout\/pay\/cs_/, { timeout: 30000 });
+    await submitPaidSignup(page, slug, 'Second Thoughts Ltd');
     const id = sql(`SELECT id FROM tenants WHERE slug = '${slug}'`);
     const session = sql(`SELECT checkout_session_id FROM subscriptions WHERE tenant_id = '${id}'`);
 

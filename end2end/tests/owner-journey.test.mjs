@@ -6,52 +6,17 @@
 // refused), and delete the tenant with its name typed, which sends the deletion mail.
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { execFileSync } from 'node:child_process';
 import { BASE_URL, freshContext, screenshot } from '../lib/browser.mjs';
+import { api, hydrated, mail } from '../lib/platform.mjs';
 import { TRAEFIK_URL, hostUrl } from '../lib/topology.mjs';
 
 const RUN = process.env.E2E_RUN_ID;
-const INBOX = process.env.E2E_INBOX_URL;
 const PLAN = `free_${RUN}`;
 const SLUG = `journey-${RUN}`;
 const EMAIL = `nora.${RUN}@journey.example`;
 const PASSWORD = 'a quiet harbour at dawn';
 const ODOO_PASSWORD = 'first odoo secret 1';
 const NEW_ODOO_PASSWORD = 'second odoo secret 2';
-
-// A superadmin API token of the run's platform (the real CLI), for the free plan only:
-// everything the owner does goes through the pages.
-const TOKEN = execFileSync(process.env.SERVER_BIN ?? 'target/debug/server', ['create-api-token', `journey-${RUN}`], {
-  env: { ...process.env, DATABASE_URL: process.env.E2E_DATABASE_URL, RUST_LOG: 'warn' },
-}).toString().trim();
-
-async function api(method, path, body) {
-  const r = await fetch(`${BASE_URL}/api/v1${path}`, {
-    method,
-    headers: { authorization: `Bearer ${TOKEN}`, 'content-type': 'application/json' },
-    body: body === undefined ? undefined : JSON.stringify(body),
-  });
-  return { status: r.status, body: await r.json().catch(() => null) };
-}
-
-/** Waits for a message to `to` whose subject contains `subject` in the SMTP sink. */
-async function mail(to, subject, timeoutMs = 60000) {
-  const deadline = Date.now() + timeoutMs;
-  let seen = [];
-  for (;;) {
-    const all = await (await fetch(`${INBOX}/api/email`)).json();
-    const mine = all.filter((m) => (m.to ?? []).some((a) => a.address.toLowerCase() === to.toLowerCase()));
-    seen = mine.map((m) => m.subject);
-    const found = mine.find((m) => m.subject.includes(subject));
-    if (found) return found;
-    assert.ok(Date.now() < deadline, `no mail to ${to} with "${subject}"; got ${JSON.stringify(seen)}`);
-    await new Promise((r) => setTimeout(r, 250));
-  }
-}
-
-async function hydrated(page) {
-  await page.waitForSelector('body[data-hydrated="true"]', { timeout: 30000 });
-}
 
 /** Waits until the tenant's host answers `path` with `status` through Traefik (it polls
  * the route table every few seconds). */
@@ -79,7 +44,7 @@ async function odooLogin(page, password) {
 
 test('an owner signs up, gets a running Odoo, resets its password and deletes it, all from the browser', async () => {
   const plan = await api('POST', '/plans', { key: PLAN, name: 'Journey Free', price_cents: 0, max_companies: 2 });
-  assert.equal(plan.status, 201, JSON.stringify(plan.body));
+  assert.equal(plan.status, 201, plan.text);
 
   const { context, errors } = await freshContext();
   try {

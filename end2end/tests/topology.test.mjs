@@ -4,8 +4,8 @@
 // origin (served by the server), the paused page of a suspended tenant and our 404 page.
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { execFileSync } from 'node:child_process';
 import { BASE_URL, freshContext, screenshot } from '../lib/browser.mjs';
+import { api } from '../lib/platform.mjs';
 import { hostUrl } from '../lib/topology.mjs';
 
 const RUN = process.env.E2E_RUN_ID;
@@ -14,22 +14,8 @@ const PLAN = `topo_${RUN}`;
 const OWNER = `owner@${SLUG}.example`;
 const OWNER_PASSWORD = 'owner-password-1';
 
-// An API token of the run's platform, made with the real CLI.
-const TOKEN = execFileSync(process.env.SERVER_BIN ?? 'target/debug/server', ['create-api-token', `topology-${RUN}`], {
-  env: { ...process.env, DATABASE_URL: process.env.E2E_DATABASE_URL, RUST_LOG: 'warn' },
-}).toString().trim();
-
-async function api(method, path, body) {
-  const r = await fetch(`${BASE_URL}/api/v1${path}`, {
-    method,
-    headers: { authorization: `Bearer ${TOKEN}`, 'content-type': 'application/json' },
-    body: body === undefined ? undefined : JSON.stringify(body),
-  });
-  return { status: r.status, body: await r.json().catch(() => null) };
-}
-
 async function tenantState(slug) {
-  const { body } = await api('GET', `/tenants/${slug}`);
+  const { json: body } = await api('GET', `/tenants/${slug}`);
   return body;
 }
 
@@ -46,12 +32,12 @@ async function waitTenant(slug, state, timeoutMs = 120000) {
 
 test('portal, tenant Odoo, POS shell, paused and 404 pages, all through Traefik by host', async () => {
   let r = await api('POST', '/plans', { key: PLAN, name: 'Topology plan' });
-  assert.equal(r.status, 201, JSON.stringify(r.body));
+  assert.equal(r.status, 201, r.text);
   r = await api('POST', '/tenants', {
     slug: SLUG, plan: PLAN, owner_email: OWNER, owner_name: 'Olive Owner',
     owner_password: OWNER_PASSWORD, company_name: 'Topology Shop',
   });
-  assert.equal(r.status, 202, JSON.stringify(r.body));
+  assert.equal(r.status, 202, r.text);
   const tenant = await waitTenant(SLUG, 'active');
 
   const { context, errors } = await freshContext();
@@ -102,7 +88,7 @@ test('portal, tenant Odoo, POS shell, paused and 404 pages, all through Traefik 
 
     // Suspended: the paused page, with the owner's way back.
     r = await api('POST', `/tenants/${SLUG}/deactivate`, {});
-    assert.equal(r.status, 202, JSON.stringify(r.body));
+    assert.equal(r.status, 202, r.text);
     await waitTenant(SLUG, 'suspended');
     const paused = await context.newPage();
     const deadline = Date.now() + 10000;

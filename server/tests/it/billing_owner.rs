@@ -94,6 +94,18 @@ fn signup(plan: &str, slug: &str, key: &str) -> Value {
            "odoo_password": "paid odoo secret", "signup_key": key})
 }
 
+/// A paid sign-up as `who`: 201, the waiting tenant's id and its Checkout Session.
+async fn waiting_signup(t: &Platform, who: &Owner, body: Value) -> (String, String) {
+    let (status, made) = call(t, who, Method::POST, "/owner/tenants", Some(body)).await;
+    assert_eq!(status, 201, "{made}");
+    let id = made["tenant"]["id"].as_str().expect("id").to_owned();
+    let session = made["checkout"]["session_id"]
+        .as_str()
+        .expect("session")
+        .to_owned();
+    (id, session)
+}
+
 async fn count(t: &Platform, sql: &str, tenant: &str) -> i64 {
     sqlx::query_scalar(sql)
         .bind(uuid::Uuid::parse_str(tenant).expect("uuid"))
@@ -434,20 +446,7 @@ async fn an_expired_checkout_leaves_nothing_running_and_frees_the_name() {
     let key = plan["key"].as_str().expect("key").to_owned();
     let ann = owner(&t, "ann@expired.example.com").await;
     let slug = format!("gone{}", t.id);
-    let (status, made) = call(
-        &t,
-        &ann,
-        Method::POST,
-        "/owner/tenants",
-        Some(signup(&key, &slug, "form-1")),
-    )
-    .await;
-    assert_eq!(status, 201, "{made}");
-    let id = made["tenant"]["id"].as_str().expect("id").to_owned();
-    let session = made["checkout"]["session_id"]
-        .as_str()
-        .expect("session")
-        .to_owned();
+    let (id, session) = waiting_signup(&t, &ann, signup(&key, &slug, "form-1")).await;
 
     // The owner never pays; the session expires (Stripe's checkout.session.expired).
     let (status, expired) = t
@@ -495,7 +494,7 @@ async fn an_expired_checkout_leaves_nothing_running_and_frees_the_name() {
     )
     .await;
     assert_eq!(status, 201, "{again}");
-    assert_ne!(again["tenant"]["id"], made["tenant"]["id"]);
+    assert_ne!(again["tenant"]["id"], id.as_str());
     let new_session = again["checkout"]["session_id"].as_str().expect("session");
     let (status, done) = t
         .stripe()
@@ -550,20 +549,7 @@ async fn a_yearly_signup_is_billed_the_plans_yearly_price() {
     // Yearly: Checkout sells the plan's yearly price; the same form again, the same session.
     let mut yearly = signup(&key, &slug, "form-y");
     yearly["interval"] = json!("year");
-    let (status, first) = call(
-        &t,
-        &yan,
-        Method::POST,
-        "/owner/tenants",
-        Some(yearly.clone()),
-    )
-    .await;
-    assert_eq!(status, 201, "{first}");
-    let id = first["tenant"]["id"].as_str().expect("id").to_owned();
-    let session = first["checkout"]["session_id"]
-        .as_str()
-        .expect("session")
-        .to_owned();
+    let (id, session) = waiting_signup(&t, &yan, yearly.clone()).await;
     let (status, again) = call(&t, &yan, Method::POST, "/owner/tenants", Some(yearly)).await;
     assert_eq!(status, 201, "{again}");
     assert_eq!(again["checkout"]["session_id"], session.as_str());
@@ -617,20 +603,7 @@ async fn an_owner_cancels_a_paid_signup_before_paying_and_a_paid_one_is_not_canc
     let cat = owner(&t, "cat@quit.example.com").await;
     let dan = owner(&t, "dan@quit.example.com").await;
     let slug = format!("quit{}", t.id);
-    let (status, made) = call(
-        &t,
-        &cat,
-        Method::POST,
-        "/owner/tenants",
-        Some(signup(&key, &slug, "form-q")),
-    )
-    .await;
-    assert_eq!(status, 201, "{made}");
-    let id = made["tenant"]["id"].as_str().expect("id").to_owned();
-    let session = made["checkout"]["session_id"]
-        .as_str()
-        .expect("session")
-        .to_owned();
+    let (id, session) = waiting_signup(&t, &cat, signup(&key, &slug, "form-q")).await;
     let path = format!("/owner/tenants/{id}/billing/cancel-signup");
 
     // Another owner cannot cancel it.
@@ -669,21 +642,9 @@ async fn an_owner_cancels_a_paid_signup_before_paying_and_a_paid_one_is_not_canc
     assert_ne!(status, 200, "{paid}");
     assert_eq!(provision_jobs(&t, &id).await, 0);
 
-    // A sign-up whose payment went through is not cancelled: it is being made.
-    let (status, made) = call(
-        &t,
-        &cat,
-        Method::POST,
-        "/owner/tenants",
-        Some(signup(&key, &slug, "form-q2")),
-    )
-    .await;
-    assert_eq!(status, 201, "the name is free again: {made}");
-    let id = made["tenant"]["id"].as_str().expect("id").to_owned();
-    let session = made["checkout"]["session_id"]
-        .as_str()
-        .expect("session")
-        .to_owned();
+    // A sign-up whose payment went through is not cancelled: it is being made. (The same
+    // name signs up again: it was freed.)
+    let (id, session) = waiting_signup(&t, &cat, signup(&key, &slug, "form-q2")).await;
     let (status, done) = t.stripe().complete_session(&session, "pm_card_visa").await;
     assert_eq!(status, 200, "{done}");
     let (status, body) = call(
